@@ -1,0 +1,46 @@
+/* counter.h - a distinct counter for one window: exact while small, a sketch past a budget.
+ *
+ * Items are 64-bit hashes of the uid (XXH3_64bits). Ownership: counter_new returns a counter the
+ * caller frees with counter_free; no function keeps a pointer to its arguments.
+ */
+#ifndef KUNIQ_COUNTER_H
+#define KUNIQ_COUNTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum counter_mode { COUNTER_AUTO = 0, COUNTER_EXACT, COUNTER_APPROX } counter_mode;
+
+typedef struct counter_cfg {
+	counter_mode mode;
+	uint64_t exact_limit; /* AUTO: distinct items kept exactly before switching to the sketch */
+	int precision;        /* sketch precision p (2^p registers) */
+} counter_cfg;
+
+typedef struct counter counter;
+
+/* Returns NULL when out of memory. */
+counter *counter_new(const counter_cfg *cfg);
+void counter_free(counter *c);
+
+/* Adds one item. Returns 0, or -1 when out of memory (the counter stays valid). */
+int counter_add(counter *c, uint64_t hash);
+
+uint64_t counter_count(const counter *c);
+bool counter_is_exact(const counter *c);
+/* Relative standard error of counter_count (0 when exact). */
+double counter_rse(const counter *c);
+
+/* dst := dst UNION src. Returns 0, or -1 on out of memory / incompatible precision. */
+int counter_merge(counter *dst, const counter *src);
+
+/* Serialises into buf (cap bytes). Returns the number of bytes needed; writes only when it fits. */
+size_t counter_serialize(const counter *c, uint8_t *buf, size_t cap);
+/* Parses a serialisation. Returns a new counter, or NULL on any malformed/corrupt input. */
+counter *counter_deserialize(const uint8_t *buf, size_t len);
+
+/* Bytes of heap held by the counter (for memory accounting). */
+size_t counter_memory(const counter *c);
+
+#endif
