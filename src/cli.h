@@ -1,0 +1,42 @@
+/* cli.h - command-line options into a config. Parsing only: nothing is opened here. */
+#ifndef KUNIQ_CLI_H
+#define KUNIQ_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+#include "frame.h"
+
+#define CLI_MAX_X 64
+
+typedef struct cli_config {
+	engine_cfg engine;
+	const char *tz;       /* NULL = UTC */
+	const char *uid_field;
+	const char *ts_field;
+	size_t max_frame;     /* bytes */
+	double idle_timeout;  /* seconds, 0 = off */
+	frame_impl parser;
+	/* inputs */
+	char **files; /* argv slice, not owned; nfiles == 0 means stdin */
+	int nfiles;
+	/* Kafka */
+	const char *brokers; /* NULL = not in Kafka mode */
+	const char *topic;
+	const char *group;
+	const char *output_topic;
+	bool from_beginning;
+	bool stdout_in_kafka; /* --stdout: also print results when writing to a Kafka topic */
+	const char *x_keys[CLI_MAX_X]; /* -X key=value, split; point into argv (value after '=') */
+	const char *x_vals[CLI_MAX_X];
+	int nx;
+} cli_config;
+
+typedef enum cli_status { CLI_RUN = 0, CLI_EXIT_OK, CLI_EXIT_USAGE } cli_status;
+
+/* Parses argv into cfg. Writes --help/--version text to stdout and errors to stderr.
+ * -X values are split in place (argv strings are modified). */
+cli_status cli_parse(int argc, char **argv, cli_config *cfg);
+
+#endif

@@ -1,0 +1,36 @@
+/* ingest.h - from one frame's raw bytes to the engine: parse, count rejections, hash the uid.
+ *
+ * Every source (files, stdin, Kafka) hands each frame to ingest_frame; ingest counts what it read
+ * and why it rejected frames. Ownership: the parser and engine are borrowed.
+ */
+#ifndef KUNIQ_INGEST_H
+#define KUNIQ_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "frame.h"
+
+typedef struct ingest {
+	const frame_parser *parser;
+	engine *eng;
+	uint64_t frames_read;
+	uint64_t bytes;
+	uint64_t rejected[FRAME_STATUS_COUNT]; /* by parser reason (FRAME_OK unused) */
+} ingest;
+
+void ingest_init(ingest *in, const frame_parser *parser, engine *eng);
+
+/* One frame of input `input` at position `offset`. buf must have FRAME_PADDING readable bytes
+ * after buf[len]. A trailing "\r" is ignored. */
+void ingest_frame(ingest *in, int input, const char *buf, size_t len, int64_t offset);
+
+/* A frame longer than the limit, skipped by the source without being buffered. */
+void ingest_too_long(ingest *in, uint64_t len);
+
+/* Writes the one-line JSON summary (docs/semantics.md; issue 3) to f. */
+void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f);
+
+#endif
