@@ -14,13 +14,19 @@ typedef enum counter_mode { COUNTER_AUTO = 0, COUNTER_EXACT, COUNTER_APPROX } co
 
 typedef struct counter_cfg {
 	counter_mode mode;
-	uint64_t exact_limit; /* AUTO: distinct items kept exactly before switching to the sketch */
-	int precision;        /* sketch precision p (2^p registers) */
+	uint64_t exact_limit; /* AUTO: distinct items kept exactly before switching to the sketch;
+	                       * 0 = COUNTER_DEFAULT_EXACT_LIMIT */
+	int precision; /* sketch precision p (2^p registers); 0 = COUNTER_DEFAULT_PRECISION */
 } counter_cfg;
+
+#define COUNTER_DEFAULT_EXACT_LIMIT 1000000
+#define COUNTER_DEFAULT_PRECISION 12
+#define COUNTER_MIN_PRECISION 4
+#define COUNTER_MAX_PRECISION 18
 
 typedef struct counter counter;
 
-/* Returns NULL when out of memory. */
+/* Returns NULL when out of memory or when cfg is invalid (mode, precision out of range). */
 counter *counter_new(const counter_cfg *cfg);
 void counter_free(counter *c);
 
