@@ -17,3 +17,5 @@ if ((${#missing[@]})); then
 	$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
+# the Kafka tests and bench: topic admin and the Python consumer baseline
+python3 -c 'import confluent_kafka' 2>/dev/null || python3 -m pip install -q confluent-kafka
