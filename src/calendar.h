@@ -7,6 +7,7 @@
 #define KUNIQ_CALENDAR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum window_kind {
@@ -20,8 +21,8 @@ typedef enum window_kind {
 } window_kind;
 
 typedef struct calendar {
-	bool utc;      /* true: pure arithmetic, no zone lookups */
-	char tz[64];   /* zone name, "UTC" when utc */
+	bool utc;    /* true: pure arithmetic, no zone lookups */
+	char tz[64]; /* zone name, "UTC" when utc */
 } calendar;
 
 /* Returns 0, or -1 when the zone is unknown (no file under /usr/share/zoneinfo). Selecting a

@@ -12,11 +12,11 @@
 
 typedef struct cli_config {
 	engine_cfg engine;
-	const char *tz;       /* NULL = UTC */
+	const char *tz; /* NULL = UTC */
 	const char *uid_field;
 	const char *ts_field;
-	size_t max_frame;     /* bytes */
-	double idle_timeout;  /* seconds, 0 = off */
+	size_t max_frame;    /* bytes */
+	double idle_timeout; /* seconds, 0 = off */
 	frame_impl parser;
 	/* inputs */
 	char **files; /* argv slice, not owned; nfiles == 0 means stdin */

@@ -18,15 +18,15 @@
 #include "result.h"
 
 typedef struct engine_cfg {
-	unsigned kinds;          /* bit (1u << window_kind) per selected kind */
-	calendar cal;            /* zone for calendar windows */
-	int64_t lateness;        /* L, seconds */
-	int64_t max_ahead;       /* A, seconds */
-	uint32_t jump_confirm;   /* C, frames */
-	uint32_t max_pending;    /* P, frames */
-	bool late_update;        /* --late update */
-	int64_t keep_closed;     /* K, seconds */
-	int64_t early;           /* E, seconds; 0 = off */
+	unsigned kinds;        /* bit (1u << window_kind) per selected kind */
+	calendar cal;          /* zone for calendar windows */
+	int64_t lateness;      /* L, seconds */
+	int64_t max_ahead;     /* A, seconds */
+	uint32_t jump_confirm; /* C, frames */
+	uint32_t max_pending;  /* P, frames */
+	bool late_update;      /* --late update */
+	int64_t keep_closed;   /* K, seconds */
+	int64_t early;         /* E, seconds; 0 = off */
 	counter_cfg counter;
 } engine_cfg;
 

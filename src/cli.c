@@ -1,0 +1,336 @@
+/* cli.c - command-line options (GNU long style) into a cli_config. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "Usage: kuniq [OPTIONS] [FILE...]\n"
+    "Counts unique users per time window in JSON-lines frames; prints one JSON line per\n"
+    "finished window. FILE: JSON lines; '-' or none = stdin; *.gz is decompressed.\n"
+    "\n"
+    "Windows and frames:\n"
+    "  -w, --windows LIST      comma list of minute,hour,day,week,month,year (default minute)\n"
+    "      --tz NAME           IANA zone for day/week/month/year windows (default UTC)\n"
+    "      --uid-field NAME    top-level key of the user id (default uid)\n"
+    "      --ts-field NAME     top-level key of the unix timestamp (default ts)\n"
+    "      --max-frame BYTES   longer frames are rejected as too_long (default 65536)\n"
+    "      --parser IMPL       auto|scalar|avx2 (default auto)\n"
+    "Event time (see README, 'When results are emitted'):\n"
+    "      --lateness S        watermark = largest ts - S (default 5)\n"
+    "      --late MODE         drop|update: what late frames do (default drop)\n"
+    "      --keep-closed S     update mode: how long closed windows stay correctable (3600)\n"
+    "      --early S           provisional results of open windows every S s of event time\n"
+    "      --idle-timeout S    wall seconds without frames before the clock follows wall time\n"
+    "                          (default 10, 0 = never)\n"
+    "      --max-ahead S       frames more than S ahead of the clock are suspect (default 300)\n"
+    "      --jump-confirm N    N suspect frames in a row confirm a clock jump (default 16)\n"
+    "      --max-pending N     suspect frames held at most (default 65536)\n"
+    "Counting:\n"
+    "      --mode MODE         exact|approx|auto (default auto)\n"
+    "      --exact-limit N     auto: distinct users counted exactly per window (1000000)\n"
+    "      --precision P       sketch precision (default: the sketch's default)\n"
+    "Kafka:\n"
+    "      --brokers LIST      read frames from Kafka (bootstrap servers)\n"
+    "      --topic NAME        input topic\n"
+    "      --group ID          consumer group (default kuniq)\n"
+    "      --output-topic NAME write results to this topic (else stdout)\n"
+    "      --from-beginning    start from the earliest offset when the group has none\n"
+    "      --stdout            also print results on stdout when writing to a topic\n"
+    "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
+    "\n"
+    "  -h, --help              this text\n"
+    "  -V, --version           version\n";
+
+enum {
+	OPT_UID = 256,
+	OPT_TS,
+	OPT_TZ,
+	OPT_MAX_FRAME,
+	OPT_PARSER,
+	OPT_LATENESS,
+	OPT_LATE,
+	OPT_KEEP_CLOSED,
+	OPT_EARLY,
+	OPT_IDLE,
+	OPT_MAX_AHEAD,
+	OPT_JUMP_CONFIRM,
+	OPT_MAX_PENDING,
+	OPT_MODE,
+	OPT_EXACT_LIMIT,
+	OPT_PRECISION,
+	OPT_BROKERS,
+	OPT_TOPIC,
+	OPT_GROUP,
+	OPT_OUTPUT_TOPIC,
+	OPT_FROM_BEGINNING,
+	OPT_STDOUT,
+};
+
+static const struct option long_opts[] = {
+    {"windows", required_argument, NULL, 'w'},
+    {"uid-field", required_argument, NULL, OPT_UID},
+    {"ts-field", required_argument, NULL, OPT_TS},
+    {"tz", required_argument, NULL, OPT_TZ},
+    {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
+    {"parser", required_argument, NULL, OPT_PARSER},
+    {"lateness", required_argument, NULL, OPT_LATENESS},
+    {"late", required_argument, NULL, OPT_LATE},
+    {"keep-closed", required_argument, NULL, OPT_KEEP_CLOSED},
+    {"early", required_argument, NULL, OPT_EARLY},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"max-ahead", required_argument, NULL, OPT_MAX_AHEAD},
+    {"jump-confirm", required_argument, NULL, OPT_JUMP_CONFIRM},
+    {"max-pending", required_argument, NULL, OPT_MAX_PENDING},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"exact-limit", required_argument, NULL, OPT_EXACT_LIMIT},
+    {"precision", required_argument, NULL, OPT_PRECISION},
+    {"brokers", required_argument, NULL, OPT_BROKERS},
+    {"topic", required_argument, NULL, OPT_TOPIC},
+    {"group", required_argument, NULL, OPT_GROUP},
+    {"output-topic", required_argument, NULL, OPT_OUTPUT_TOPIC},
+    {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
+    {"stdout", no_argument, NULL, OPT_STDOUT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static void defaults(cli_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->engine.kinds = 1u << WINDOW_MINUTE;
+	c->engine.lateness = 5;
+	c->engine.max_ahead = 300;
+	c->engine.jump_confirm = 16;
+	c->engine.max_pending = 65536;
+	c->engine.keep_closed = 3600;
+	c->engine.counter.mode = COUNTER_AUTO;
+	c->engine.counter.exact_limit = 1000000;
+	c->uid_field = "uid";
+	c->ts_field = "ts";
+	c->max_frame = 65536;
+	c->idle_timeout = 10;
+	c->parser = FRAME_IMPL_AUTO;
+	c->group = "kuniq";
+}
+
+/* Integer in [lo, hi]; complains and returns false otherwise. */
+static bool parse_int(const char *opt, const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "kuniq: --%s: expected an integer in [%lld, %lld], got '%s'\n", opt,
+		        lo, hi, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool parse_seconds(const char *opt, const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || !(v >= 0) || v > 1e9) {
+		fprintf(stderr, "kuniq: --%s: expected seconds >= 0, got '%s'\n", opt, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool parse_windows(const char *list, unsigned *kinds)
+{
+	*kinds = 0;
+	const char *p = list;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		int k = window_kind_parse(p, n);
+		if (k < 0) {
+			fprintf(stderr,
+			        "kuniq: --windows: unknown window '%.*s' (minute, hour, day, week, "
+			        "month, year)\n",
+			        (int)n, p);
+			return false;
+		}
+		*kinds |= 1u << k;
+		if (!comma)
+			return true;
+		p = comma + 1;
+	}
+}
+
+static bool parse_choice(const char *opt, const char *s, const char *const *names, int n, int *out)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return true;
+		}
+	fprintf(stderr, "kuniq: --%s: unknown value '%s'\n", opt, s);
+	return false;
+}
+
+static bool parse_x(cli_config *c, char *kv)
+{
+	char *eq = strchr(kv, '=');
+	if (eq == NULL || eq == kv || c->nx == CLI_MAX_X) {
+		fprintf(stderr, "kuniq: -X: expected KEY=VALUE (at most %d), got '%s'\n", CLI_MAX_X,
+		        kv);
+		return false;
+	}
+	*eq = '\0';
+	c->x_keys[c->nx] = kv;
+	c->x_vals[c->nx++] = eq + 1;
+	return true;
+}
+
+static bool apply(cli_config *c, int opt, char *arg)
+{
+	static const char *const late_names[] = {"drop", "update"};
+	static const char *const mode_names[] = {"auto", "exact", "approx"};
+	static const char *const parser_names[] = {"auto", "scalar", "avx2"};
+	engine_cfg *e = &c->engine;
+	long long v = 0;
+	int choice = 0;
+	bool ok = true;
+	switch (opt) {
+	case 'w':
+		return parse_windows(arg, &e->kinds);
+	case 'X':
+		return parse_x(c, arg);
+	case OPT_UID:
+		c->uid_field = arg;
+		return true;
+	case OPT_TS:
+		c->ts_field = arg;
+		return true;
+	case OPT_TZ:
+		c->tz = arg;
+		return true;
+	case OPT_MAX_FRAME:
+		ok = parse_int("max-frame", arg, 16, 1LL << 30, &v);
+		c->max_frame = (size_t)v;
+		return ok;
+	case OPT_PARSER:
+		ok = parse_choice("parser", arg, parser_names, 3, &choice);
+		c->parser = (frame_impl)choice;
+		return ok;
+	case OPT_LATENESS:
+		ok = parse_int("lateness", arg, 0, 1LL << 32, &v);
+		e->lateness = v;
+		return ok;
+	case OPT_LATE:
+		ok = parse_choice("late", arg, late_names, 2, &choice);
+		e->late_update = choice == 1;
+		return ok;
+	case OPT_KEEP_CLOSED:
+		ok = parse_int("keep-closed", arg, 0, 1LL << 32, &v);
+		e->keep_closed = v;
+		return ok;
+	case OPT_EARLY:
+		ok = parse_int("early", arg, 0, 1LL << 32, &v);
+		e->early = v;
+		return ok;
+	case OPT_IDLE:
+		return parse_seconds("idle-timeout", arg, &c->idle_timeout);
+	case OPT_MAX_AHEAD:
+		ok = parse_int("max-ahead", arg, 0, 1LL << 32, &v);
+		e->max_ahead = v;
+		return ok;
+	case OPT_JUMP_CONFIRM:
+		ok = parse_int("jump-confirm", arg, 1, 4096, &v);
+		e->jump_confirm = (uint32_t)v;
+		return ok;
+	case OPT_MAX_PENDING:
+		ok = parse_int("max-pending", arg, 1, 1LL << 26, &v);
+		e->max_pending = (uint32_t)v;
+		return ok;
+	case OPT_MODE:
+		ok = parse_choice("mode", arg, mode_names, 3, &choice);
+		e->counter.mode = (counter_mode)choice;
+		return ok;
+	case OPT_EXACT_LIMIT:
+		ok = parse_int("exact-limit", arg, 1, 1LL << 40, &v);
+		e->counter.exact_limit = (uint64_t)v;
+		return ok;
+	case OPT_PRECISION:
+		ok = parse_int("precision", arg, 4, 26, &v);
+		e->counter.precision = (int)v;
+		return ok;
+	case OPT_BROKERS:
+		c->brokers = arg;
+		return true;
+	case OPT_TOPIC:
+		c->topic = arg;
+		return true;
+	case OPT_GROUP:
+		c->group = arg;
+		return true;
+	case OPT_OUTPUT_TOPIC:
+		c->output_topic = arg;
+		return true;
+	case OPT_FROM_BEGINNING:
+		c->from_beginning = true;
+		return true;
+	case OPT_STDOUT:
+		c->stdout_in_kafka = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool check(const cli_config *c)
+{
+	if (c->brokers && !c->topic) {
+		fprintf(stderr, "kuniq: --brokers needs --topic\n");
+		return false;
+	}
+	if (!c->brokers && (c->topic || c->output_topic)) {
+		fprintf(stderr, "kuniq: --topic/--output-topic need --brokers\n");
+		return false;
+	}
+	if (c->brokers && c->nfiles > 0) {
+		fprintf(stderr, "kuniq: FILE arguments and --brokers exclude each other\n");
+		return false;
+	}
+	return true;
+}
+
+cli_status cli_parse(int argc, char **argv, cli_config *cfg)
+{
+	defaults(cfg);
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "w:X:hV", long_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage_text, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (opt == 'V') {
+			printf("kuniq %s\n", KUNIQ_VERSION);
+			return CLI_EXIT_OK;
+		}
+		if (opt == '?' || !apply(cfg, opt, optarg)) {
+			fputs("Try 'kuniq --help'.\n", stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	cfg->files = argv + optind;
+	cfg->nfiles = argc - optind;
+	if (!check(cfg)) {
+		fputs("Try 'kuniq --help'.\n", stderr);
+		return CLI_EXIT_USAGE;
+	}
+	return CLI_RUN;
+}

@@ -1,0 +1,254 @@
+/* source.c - the file and stdin source: block reads, in-place lines, gzip, idle detection.
+ *
+ * The buffer holds [pos, end) unread bytes; memchr (vectorised in glibc) finds the next newline,
+ * remembering how far it already looked so a long line is scanned once. When no newline is left,
+ * the remainder moves to the front and the next block is read behind it. A line that outgrows
+ * max_frame switches the source to skipping until its newline, counting its length.
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "frame.h"
+
+#define READ_BLOCK (4u << 20)
+
+struct source {
+	int fd;
+	gzFile gz;
+	bool pollable; /* can stall: pipe, terminal, socket */
+	bool eof;
+	bool skipping;
+	uint64_t skip_len;
+	size_t max_frame;
+	char *buf;
+	size_t cap, pos, end, scanned;
+	char name[256];
+};
+
+static bool has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+source *source_open(const char *path, size_t max_frame, char *err, size_t errlen)
+{
+	bool is_stdin = strcmp(path, "-") == 0;
+	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	source *s = calloc(1, sizeof(*s));
+	size_t cap = READ_BLOCK + max_frame + 1;
+	char *buf = malloc(cap + FRAME_PADDING);
+	if (s == NULL || buf == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	memset(buf + cap, 0, FRAME_PADDING);
+	struct stat st;
+	s->fd = fd;
+	s->pollable = fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+	s->max_frame = max_frame;
+	s->buf = buf;
+	s->cap = cap;
+	snprintf(s->name, sizeof(s->name), "%s", is_stdin ? "stdin" : path);
+	if (has_suffix(path, ".gz")) {
+		s->gz = gzdopen(is_stdin ? dup(fd) : fd, "rb");
+		if (s->gz == NULL) {
+			snprintf(err, errlen, "%s: cannot start gzip decoding", path);
+			goto fail;
+		}
+		gzbuffer(s->gz, 1u << 20);
+		s->pollable = false;
+	}
+	return s;
+fail:
+	free(buf);
+	free(s);
+	if (!is_stdin)
+		close(fd);
+	return NULL;
+}
+
+void source_close(source *s)
+{
+	if (s == NULL)
+		return;
+	if (s->gz)
+		gzclose(s->gz); /* closes the descriptor it was given */
+	else if (s->fd != STDIN_FILENO)
+		close(s->fd);
+	free(s->buf);
+	free(s);
+}
+
+/* Reads more bytes behind end. Returns SOURCE_LINE when bytes (or EOF) came, else IDLE/ERROR. */
+static source_event fill(source *s, int timeout_ms)
+{
+	if (s->pos > 0) {
+		memmove(s->buf, s->buf + s->pos, s->end - s->pos);
+		s->end -= s->pos;
+		s->scanned -= s->pos;
+		s->pos = 0;
+	}
+	if (s->pollable && timeout_ms >= 0) {
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+		int r = poll(&p, 1, timeout_ms);
+		if (r == 0 || (r < 0 && errno == EINTR))
+			return SOURCE_IDLE;
+	}
+	size_t want = s->cap - s->end;
+	if (want > READ_BLOCK)
+		want = READ_BLOCK;
+	ssize_t n;
+	if (s->gz) {
+		n = gzread(s->gz, s->buf + s->end, (unsigned)want);
+		if (n < 0) {
+			int zerr;
+			fprintf(stderr, "kuniq: %s: %s\n", s->name, gzerror(s->gz, &zerr));
+			return SOURCE_ERROR;
+		}
+	} else {
+		n = read(s->fd, s->buf + s->end, want);
+		if (n < 0 && errno == EINTR)
+			return SOURCE_IDLE;
+		if (n < 0) {
+			fprintf(stderr, "kuniq: %s: %s\n", s->name, strerror(errno));
+			return SOURCE_ERROR;
+		}
+	}
+	if (n == 0)
+		s->eof = true;
+	s->end += (size_t)n;
+	return SOURCE_LINE;
+}
+
+source_event source_next(source *s, int timeout_ms, const char **line, size_t *len)
+{
+	for (;;) {
+		char *from = s->buf + s->scanned;
+		char *nl = memchr(from, '\n', s->end - s->scanned);
+		if (s->skipping) {
+			size_t upto = nl ? (size_t)(nl - s->buf) : s->end;
+			s->skip_len += upto - s->pos;
+			s->pos = s->scanned = nl ? upto + 1 : s->end;
+			if (nl || (s->eof && s->pos == s->end)) {
+				s->skipping = false;
+				*len = (size_t)s->skip_len;
+				return SOURCE_TOO_LONG;
+			}
+		} else if (nl || (s->eof && s->end > s->pos)) {
+			size_t stop = nl ? (size_t)(nl - s->buf) : s->end;
+			*line = s->buf + s->pos;
+			*len = stop - s->pos;
+			s->pos = s->scanned = nl ? stop + 1 : stop;
+			if (*len > s->max_frame)
+				return SOURCE_TOO_LONG;
+			return SOURCE_LINE;
+		} else if (s->end - s->pos > s->max_frame) {
+			s->skipping = true;
+			s->skip_len = 0;
+			continue;
+		} else {
+			s->scanned = s->end;
+		}
+		if (s->eof)
+			return SOURCE_EOF;
+		source_event ev = fill(s, timeout_ms);
+		if (ev != SOURCE_LINE)
+			return ev;
+	}
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Idle handling between lines: after idle_timeout without a frame the input is idle and the
+ * engine's clock follows wall time, ticked at least once a second. */
+static int poll_timeout(const source_run_cfg *cfg, double last_frame)
+{
+	if (cfg->idle_timeout <= 0)
+		return -1;
+	double left = cfg->idle_timeout - (mono_now() - last_frame);
+	if (left <= 0)
+		return 1000;
+	return left > 1.0 ? 1000 : (int)(left * 1000) + 1;
+}
+
+static void on_idle(const source_run_cfg *cfg, ingest *in, double last_frame, bool *idle)
+{
+	if (cfg->idle_timeout <= 0 || mono_now() - last_frame < cfg->idle_timeout)
+		return;
+	if (!*idle)
+		engine_input_idle(in->eng, 0, true);
+	*idle = true;
+	engine_wall_tick(in->eng, (int64_t)time(NULL));
+}
+
+static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *offset,
+                   volatile sig_atomic_t *stop)
+{
+	double last_frame = mono_now();
+	bool idle = false;
+	while (!*stop) {
+		const char *line = NULL;
+		size_t len = 0;
+		source_event ev = source_next(s, poll_timeout(cfg, last_frame), &line, &len);
+		switch (ev) {
+		case SOURCE_LINE:
+			ingest_frame(in, 0, line, len, (*offset)++);
+			break;
+		case SOURCE_TOO_LONG:
+			ingest_too_long(in, len);
+			(*offset)++;
+			break;
+		case SOURCE_IDLE:
+			on_idle(cfg, in, last_frame, &idle);
+			continue;
+		case SOURCE_EOF:
+			return 0;
+		default:
+			return 1;
+		}
+		last_frame = mono_now();
+		idle = false; /* a frame makes the input active again (engine_frame does too) */
+	}
+	return 0;
+}
+
+int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *stop)
+{
+	static char *const stdin_only[] = {"-"};
+	char *const *files = cfg->nfiles > 0 ? cfg->files : stdin_only;
+	int n = cfg->nfiles > 0 ? cfg->nfiles : 1, rc = 0;
+	int64_t offset = 0;
+	for (int i = 0; i < n && !*stop; i++) {
+		char err[512];
+		source *s = source_open(files[i], cfg->max_frame, err, sizeof(err));
+		if (s == NULL) {
+			fprintf(stderr, "kuniq: %s\n", err);
+			rc = 1;
+			continue;
+		}
+		rc |= run_one(s, cfg, in, &offset, stop);
+		source_close(s);
+	}
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* source.h - frames from files and stdin: one frame per line, *.gz decompressed.
+ *
+ * A source reads in large blocks into one buffer and hands out lines in place (no copy, no
+ * allocation per line), each followed by at least FRAME_PADDING readable bytes. A line longer
+ * than max_frame is skipped without being buffered and reported with its length, so memory stays
+ * bounded whatever the input. Ownership: source_open returns a source the caller closes; a line
+ * stays valid until the next source_next call.
+ */
+#ifndef KUNIQ_SOURCE_H
+#define KUNIQ_SOURCE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest.h"
+
+typedef enum source_event {
+	SOURCE_LINE = 0, /* *line, *len: one line without its '\n' */
+	SOURCE_TOO_LONG, /* *len: the skipped line's length */
+	SOURCE_IDLE,     /* nothing arrived within the timeout (pipes, terminals), or a signal */
+	SOURCE_EOF,
+	SOURCE_ERROR, /* reported on stderr */
+} source_event;
+
+typedef struct source source;
+
+/* path "-" is stdin. Returns NULL with a message in err when the file cannot be opened. */
+source *source_open(const char *path, size_t max_frame, char *err, size_t errlen);
+void source_close(source *s);
+
+/* Next line. timeout_ms < 0 blocks; otherwise a source that can stall (pipe, terminal, socket)
+ * returns SOURCE_IDLE when no byte arrived within it. */
+source_event source_next(source *s, int timeout_ms, const char **line, size_t *len);
+
+typedef struct source_run_cfg {
+	char **files; /* NULL/0 files: stdin */
+	int nfiles;
+	size_t max_frame;
+	double idle_timeout; /* seconds, 0 = never idle */
+} source_run_cfg;
+
+/* Reads every file in order as one input (input 0 of the engine) into ingest, handling idle
+ * time, until the end or until *stop is set. Returns 0, or 1 when some file could not be read
+ * (reported on stderr; the other files are still read). */
+int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,53 @@
+/* window.c - a kind's open windows as a sorted array (see window.h). */
+#include "window.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void window_list_free(window_list *l)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		counter_free(l->w[i].cnt);
+	free(l->w);
+	memset(l, 0, sizeof(*l));
+}
+
+window *window_list_insert(window_list *l, int64_t start, int64_t end, counter *cnt)
+{
+	if (l->n == l->cap) {
+		uint32_t ncap = l->cap ? l->cap * 2 : 4;
+		window *nw = realloc(l->w, sizeof(*nw) * ncap);
+		if (nw == NULL)
+			return NULL;
+		l->w = nw;
+		l->cap = ncap;
+	}
+	uint32_t i = l->n;
+	while (i > 0 && l->w[i - 1].start > start)
+		i--;
+	memmove(&l->w[i + 1], &l->w[i], sizeof(window) * (l->n - i));
+	l->n++;
+	memset(&l->w[i], 0, sizeof(window));
+	l->w[i].start = start;
+	l->w[i].end = end;
+	l->w[i].cnt = cnt;
+	l->last = i;
+	return &l->w[i];
+}
+
+void window_list_pop_front(window_list *l, window *out)
+{
+	*out = l->w[0];
+	l->n--;
+	memmove(&l->w[0], &l->w[1], sizeof(window) * l->n);
+	l->last = 0;
+}
+
+void window_list_drop_before(window_list *l, int64_t t)
+{
+	window w;
+	while (l->n > 0 && l->w[0].end <= t) {
+		window_list_pop_front(l, &w);
+		counter_free(w.cnt);
+	}
+}
