@@ -1,8 +1,14 @@
 /* counter.c - a window's distinct counter: an exact hash set, or past a budget a sketch.
  *
- * Representation: while exact, the counter is an exactset of the 64-bit uid hashes (exact up to
- * hash collisions). The sketch representation lands with issue 5; until then every mode counts
- * exactly.
+ * Representations: while exact, the counter is an exactset of the 64-bit uid hashes (exact up to
+ * hash collisions: n distinct uids collide with expected n(n-1)/2^65 pairs). Once sketching, it
+ * is an ExaLogLog sketch (exaloglog.c) and the set is freed.
+ *   - COUNTER_EXACT: always the set.
+ *   - COUNTER_APPROX: always the sketch, from creation.
+ *   - COUNTER_AUTO: the set while it holds at most exact_limit items; the first add of a new item
+ *     beyond that converts: every item of the set is added to a new sketch (nothing seen is lost),
+ *     then the set is freed. So a window holds at most the set for exact_limit items
+ *     (exactset_bytes_for) plus, during the conversion only, the sketch (16 KiB at p = 12).
  *
  * Serialisation (version 1, all integers little-endian):
  *   0  4  magic "KUQC"
@@ -11,15 +17,19 @@
  *   6  1  representation: 0 = exact set, 1 = sketch
  *   7  1  precision p
  *   8  8  exact_limit
- *  16  8  n: exact = number of items, sketch = number of payload bytes
- *  24     payload: exact = the n items as u64, strictly increasing; sketch = its state bytes
+ *  16  8  n: exact = number of items, sketch = number of payload bytes (4 * 2^p)
+ *  24     payload: exact = the n items as u64, strictly increasing; sketch = its registers as u32
  *  end 8  XXH3_64bits of every byte before it
  * The exact payload is sorted, so equal sets serialise to equal bytes whatever their history.
+ * Deserialisation checks everything: magic, version, checksum, lengths, mode and representation
+ * consistency (an AUTO set holds at most exact_limit items), order, and register validity.
  */
 #include "counter.h"
 
 #include "exactset.h"
+#include "exaloglog.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -29,10 +39,12 @@
 #define SER_HEADER 24
 #define SER_TRAILER 8
 #define REPR_EXACT 0
+#define REPR_SKETCH 1
 
 struct counter {
 	counter_cfg cfg; /* normalised: exact_limit and precision filled in */
-	exactset set;
+	exactset set;    /* the items while exact (sk == NULL) */
+	ell *sk;         /* the sketch once sketching, else NULL */
 };
 
 static bool cfg_normalise(const counter_cfg *in, counter_cfg *out)
@@ -57,6 +69,14 @@ counter *counter_new(const counter_cfg *cfg)
 		return NULL;
 	c->cfg = norm;
 	exactset_init(&c->set);
+	c->sk = NULL;
+	if (norm.mode == COUNTER_APPROX) {
+		c->sk = ell_new(norm.precision);
+		if (!c->sk) {
+			free(c);
+			return NULL;
+		}
+	}
 	return c;
 }
 
@@ -65,48 +85,98 @@ void counter_free(counter *c)
 	if (!c)
 		return;
 	exactset_free(&c->set);
+	ell_free(c->sk);
 	free(c);
+}
+
+/* Moves the set into a new sketch. Returns 0, or -1 on out of memory (c unchanged). */
+static int to_sketch(counter *c)
+{
+	ell *sk = ell_new(c->cfg.precision);
+	if (!sk)
+		return -1;
+	size_t pos = 0;
+	uint64_t item;
+	while (exactset_next(&c->set, &pos, &item))
+		ell_add(sk, item);
+	exactset_free(&c->set);
+	c->sk = sk;
+	return 0;
 }
 
 int counter_add(counter *c, uint64_t hash)
 {
+	if (c->sk) {
+		ell_add(c->sk, hash);
+		return 0;
+	}
+	if (c->cfg.mode == COUNTER_AUTO && exactset_count(&c->set) >= c->cfg.exact_limit &&
+	    !exactset_contains(&c->set, hash)) {
+		if (to_sketch(c) < 0)
+			return -1;
+		ell_add(c->sk, hash);
+		return 0;
+	}
 	return exactset_add(&c->set, hash) < 0 ? -1 : 0;
+}
+
+void counter_prefetch(const counter *c, uint64_t hash)
+{
+	if (c->sk)
+		__builtin_prefetch(&c->sk->regs[hash >> (64 - c->sk->p)]);
+	else
+		exactset_prefetch(&c->set, hash);
 }
 
 uint64_t counter_count(const counter *c)
 {
-	return exactset_count(&c->set);
+	if (!c->sk)
+		return exactset_count(&c->set);
+	double e = ell_estimate(c->sk);
+	if (!(e < 18446744073709549568.0)) /* largest double below 2^64; also catches inf/nan */
+		return UINT64_MAX;
+	return (uint64_t)llround(e);
 }
 
 bool counter_is_exact(const counter *c)
 {
-	(void)c;
-	return true;
+	return c->sk == NULL;
 }
 
 double counter_rse(const counter *c)
 {
-	(void)c;
-	return 0.0;
+	return c->sk ? ell_rse(c->sk->p) : 0.0;
 }
 
 int counter_merge(counter *dst, const counter *src)
 {
 	if (dst == src)
 		return 0;
-	if (exactset_reserve(&dst->set, dst->set.used + src->set.used) < 0)
+	if (src->sk) {
+		if (src->sk->p != dst->cfg.precision)
+			return -1;
+		if (!dst->sk) {
+			if (dst->cfg.mode == COUNTER_EXACT)
+				return -1; /* an exact counter cannot absorb a sketch */
+			if (to_sketch(dst) < 0)
+				return -1;
+		}
+		return ell_merge(dst->sk, src->sk);
+	}
+	if (!dst->sk && dst->cfg.mode != COUNTER_AUTO &&
+	    exactset_reserve(&dst->set, dst->set.used + src->set.used) < 0)
 		return -1;
 	size_t pos = 0;
 	uint64_t item;
 	while (exactset_next(&src->set, &pos, &item))
-		if (exactset_add(&dst->set, item) < 0)
+		if (counter_add(dst, item) < 0)
 			return -1;
 	return 0;
 }
 
 size_t counter_memory(const counter *c)
 {
-	return sizeof(*c) + exactset_memory(&c->set);
+	return sizeof(*c) + exactset_memory(&c->set) + (c->sk ? ell_memory(c->sk->p) : 0);
 }
 
 /* ---- serialisation ---- */
@@ -133,39 +203,75 @@ static int cmp_le64(const void *a, const void *b)
 
 size_t counter_serialize(const counter *c, uint8_t *buf, size_t cap)
 {
-	uint64_t n = exactset_count(&c->set);
-	size_t need = SER_HEADER + (size_t)n * 8 + SER_TRAILER;
+	uint64_t n = c->sk ? ell_state_bytes(c->sk->p) : exactset_count(&c->set);
+	size_t payload = c->sk ? (size_t)n : (size_t)n * 8;
+	size_t need = SER_HEADER + payload + SER_TRAILER;
 	if (need > cap)
 		return need;
 	memcpy(buf, SER_MAGIC, 4);
 	buf[4] = SER_VERSION;
 	buf[5] = (uint8_t)c->cfg.mode;
-	buf[6] = REPR_EXACT;
+	buf[6] = c->sk ? REPR_SKETCH : REPR_EXACT;
 	buf[7] = (uint8_t)c->cfg.precision;
 	put_u64(buf + 8, c->cfg.exact_limit);
 	put_u64(buf + 16, n);
 	uint8_t *p = buf + SER_HEADER;
-	size_t pos = 0;
-	uint64_t item;
-	while (exactset_next(&c->set, &pos, &item)) {
-		put_u64(p, item);
-		p += 8;
+	if (c->sk) {
+		ell_store(c->sk, p);
+	} else {
+		size_t pos = 0;
+		uint64_t item;
+		uint8_t *q = p;
+		while (exactset_next(&c->set, &pos, &item)) {
+			put_u64(q, item);
+			q += 8;
+		}
+		qsort(p, (size_t)n, 8, cmp_le64);
 	}
-	qsort(buf + SER_HEADER, (size_t)n, 8, cmp_le64);
-	put_u64(p, XXH3_64bits(buf, need - SER_TRAILER));
+	put_u64(p + payload, XXH3_64bits(buf, need - SER_TRAILER));
 	return need;
+}
+
+static counter *load_exact(counter *c, const uint8_t *p, uint64_t n)
+{
+	if (c->cfg.mode == COUNTER_APPROX ||
+	    (c->cfg.mode == COUNTER_AUTO && n > c->cfg.exact_limit))
+		return NULL; /* such a counter would be a sketch */
+	if (exactset_reserve(&c->set, (size_t)n) < 0)
+		return NULL;
+	for (uint64_t i = 0; i < n; i++, p += 8) {
+		uint64_t item = get_u64(p);
+		if (i > 0 && item <= get_u64(p - 8))
+			return NULL; /* not strictly increasing: not canonical */
+		if (exactset_add(&c->set, item) < 0)
+			return NULL;
+	}
+	return c;
+}
+
+static counter *load_sketch(counter *c, const uint8_t *p, uint64_t n)
+{
+	if (c->cfg.mode == COUNTER_EXACT || n != ell_state_bytes(c->cfg.precision))
+		return NULL;
+	if (!c->sk && !(c->sk = ell_new(c->cfg.precision)))
+		return NULL;
+	if (ell_load(c->sk, p, (size_t)n) < 0)
+		return NULL;
+	return c;
 }
 
 counter *counter_deserialize(const uint8_t *buf, size_t len)
 {
-	if (len < SER_HEADER + SER_TRAILER || memcmp(buf, SER_MAGIC, 4) != 0 ||
+	if (!buf || len < SER_HEADER + SER_TRAILER || memcmp(buf, SER_MAGIC, 4) != 0 ||
 	    buf[4] != SER_VERSION)
 		return NULL;
 	if (get_u64(buf + len - SER_TRAILER) != XXH3_64bits(buf, len - SER_TRAILER))
 		return NULL;
 	uint64_t n = get_u64(buf + 16);
-	if (buf[6] != REPR_EXACT || n > (len - SER_HEADER - SER_TRAILER) / 8 ||
-	    SER_HEADER + n * 8 + SER_TRAILER != len)
+	uint64_t room = len - SER_HEADER - SER_TRAILER;
+	uint8_t repr = buf[6];
+	if (repr == REPR_EXACT ? (n > room / 8 || n * 8 != room)
+	                       : (repr != REPR_SKETCH || n != room))
 		return NULL;
 	counter_cfg cfg = {
 	    .mode = (counter_mode)buf[5], .exact_limit = get_u64(buf + 8), .precision = buf[7]};
@@ -174,18 +280,10 @@ counter *counter_deserialize(const uint8_t *buf, size_t len)
 	counter *c = counter_new(&cfg);
 	if (!c)
 		return NULL;
-	if (exactset_reserve(&c->set, (size_t)n) < 0)
-		goto fail;
-	const uint8_t *p = buf + SER_HEADER;
-	for (uint64_t i = 0; i < n; i++, p += 8) {
-		uint64_t item = get_u64(p);
-		if (i > 0 && item <= get_u64(p - 8))
-			goto fail; /* not strictly increasing: not canonical */
-		if (exactset_add(&c->set, item) < 0)
-			goto fail;
+	const uint8_t *payload = buf + SER_HEADER;
+	if (!(repr == REPR_EXACT ? load_exact(c, payload, n) : load_sketch(c, payload, n))) {
+		counter_free(c);
+		return NULL;
 	}
 	return c;
-fail:
-	counter_free(c);
-	return NULL;
 }

@@ -1,7 +1,10 @@
 /* counter.h - a distinct counter for one window: exact while small, a sketch past a budget.
  *
- * Items are 64-bit hashes of the uid (XXH3_64bits). Ownership: counter_new returns a counter the
- * caller frees with counter_free; no function keeps a pointer to its arguments.
+ * Items are 64-bit hashes of the uid (XXH3_64bits). Modes: EXACT keeps a hash set forever;
+ * APPROX is an ExaLogLog sketch from creation (16 KiB, RSE 0.54% at the default precision 12);
+ * AUTO is exact until exact_limit distinct items, then converts its set into the sketch without
+ * losing anything (counter.c, exaloglog.c). Ownership: counter_new returns a counter the caller
+ * frees with counter_free; no function keeps a pointer to its arguments.
  */
 #ifndef KUNIQ_COUNTER_H
 #define KUNIQ_COUNTER_H
@@ -32,18 +35,24 @@ void counter_free(counter *c);
 
 /* Adds one item. Returns 0, or -1 when out of memory (the counter stays valid). */
 int counter_add(counter *c, uint64_t hash);
+/* Optional: hints the CPU to fetch the memory counter_add(c, hash) will touch. */
+void counter_prefetch(const counter *c, uint64_t hash);
 
 uint64_t counter_count(const counter *c);
 bool counter_is_exact(const counter *c);
-/* Relative standard error of counter_count (0 when exact). */
+/* Relative standard error of counter_count (0 when exact): the sketch's asymptotic value,
+ * an upper bound in practice for counts below ~2^precision. */
 double counter_rse(const counter *c);
 
-/* dst := dst UNION src. Returns 0, or -1 on out of memory / incompatible precision. */
+/* dst := dst UNION src. Returns 0, or -1 on out of memory, on a sketch src of another precision,
+ * or on a sketch src into an EXACT-mode dst (on -1 after out of memory, dst is valid and holds
+ * part of src). An AUTO dst converts to the sketch when the union passes its limit. */
 int counter_merge(counter *dst, const counter *src);
 
 /* Serialises into buf (cap bytes). Returns the number of bytes needed; writes only when it fits. */
 size_t counter_serialize(const counter *c, uint8_t *buf, size_t cap);
-/* Parses a serialisation. Returns a new counter, or NULL on any malformed/corrupt input. */
+/* Parses a serialisation (versioned, little-endian, XXH3-checksummed; see counter.c). Returns a
+ * new counter, or NULL on any malformed/corrupt input. */
 counter *counter_deserialize(const uint8_t *buf, size_t len);
 
 /* Bytes of heap held by the counter (for memory accounting). */
