@@ -180,37 +180,48 @@ static double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Idle handling between lines: after idle_timeout without a frame the input is idle and the
- * engine's clock follows wall time, ticked at least once a second. */
-static int poll_timeout(const source_run_cfg *cfg, double last_frame)
+/* Idle handling. Reading the clock per frame would cost more than the rest of the loop, so
+ * the idle timer starts when a wait for input begins: a source only waits (polls) once its
+ * buffer holds no complete line, i.e. right after the last frame that arrived. While waiting,
+ * polls last at most a second so the engine's clock can follow wall time once idle. */
+typedef struct idle_state {
+	double since; /* start of the current wait, or < 0 while frames flow */
+	bool idle;    /* the engine was told the input is idle */
+} idle_state;
+
+static int poll_timeout(const source_run_cfg *cfg, const idle_state *st)
 {
 	if (cfg->idle_timeout <= 0)
 		return -1;
-	double left = cfg->idle_timeout - (mono_now() - last_frame);
+	double left =
+	    st->since < 0 ? cfg->idle_timeout : cfg->idle_timeout - (mono_now() - st->since);
 	if (left <= 0)
 		return 1000;
 	return left > 1.0 ? 1000 : (int)(left * 1000) + 1;
 }
 
-static void on_idle(const source_run_cfg *cfg, ingest *in, double last_frame, bool *idle)
+static void on_wait(const source_run_cfg *cfg, ingest *in, idle_state *st, int waited_ms)
 {
-	if (cfg->idle_timeout <= 0 || mono_now() - last_frame < cfg->idle_timeout)
+	double now = mono_now();
+	if (st->since < 0)
+		st->since = now - waited_ms / 1000.0;
+	if (cfg->idle_timeout <= 0 || now - st->since < cfg->idle_timeout)
 		return;
-	if (!*idle)
+	if (!st->idle)
 		engine_input_idle(in->eng, 0, true);
-	*idle = true;
+	st->idle = true;
 	engine_wall_tick(in->eng, (int64_t)time(NULL));
 }
 
 static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *offset,
                    volatile sig_atomic_t *stop)
 {
-	double last_frame = mono_now();
-	bool idle = false;
+	idle_state st = {.since = -1, .idle = false};
 	while (!*stop) {
 		const char *line = NULL;
 		size_t len = 0;
-		source_event ev = source_next(s, poll_timeout(cfg, last_frame), &line, &len);
+		int timeout = poll_timeout(cfg, &st);
+		source_event ev = source_next(s, timeout, &line, &len);
 		switch (ev) {
 		case SOURCE_LINE:
 			ingest_frame(in, 0, line, len, (*offset)++);
@@ -220,15 +231,15 @@ static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *of
 			(*offset)++;
 			break;
 		case SOURCE_IDLE:
-			on_idle(cfg, in, last_frame, &idle);
+			on_wait(cfg, in, &st, timeout);
 			continue;
 		case SOURCE_EOF:
 			return 0;
 		default:
 			return 1;
 		}
-		last_frame = mono_now();
-		idle = false; /* a frame makes the input active again (engine_frame does too) */
+		st.since = -1; /* frames flow again (engine_frame makes the input active) */
+		st.idle = false;
 	}
 	return 0;
 }
