@@ -537,11 +537,15 @@ static void put_ts_member(buf *b, const frame_spec *fs, const gen_cfg *cfg, bool
 	put_ts_value(b, fs, fs->ts);
 }
 
-static void put_random_member(buf *b, rng *r, const pool *p, bool *first, bool small)
+static void put_random_member(buf *b, rng *r, const pool *p, const gen_cfg *cfg, bool *first,
+                              bool small)
 {
+	const char *key = KEYS[rng_below(r, NELEM(KEYS))];
+	if (strcmp(key, cfg->uid_key) == 0 || strcmp(key, cfg->ts_key) == 0)
+		key = "value"; /* top-level uid/ts only where the frame spec says */
 	put_member_sep(b, first);
 	putc_(b, '"');
-	puts_(b, KEYS[rng_below(r, NELEM(KEYS))]);
+	puts_(b, key);
 	puts_(b, "\":");
 	uint64_t k = rng_below(r, 20);
 	if (small || k < 6)
@@ -566,7 +570,7 @@ static size_t build_frame(buf *b, rng *r, const pool *p, const gen_cfg *cfg, con
 	putc_(b, '{');
 	int pre = (int)rng_below(r, 4);
 	for (int i = 0; i < pre; i++)
-		put_random_member(b, r, p, &first, b->len - start + 200 > target);
+		put_random_member(b, r, p, cfg, &first, b->len - start + 200 > target);
 	if (fs->inject) {
 		put_member_sep(b, &first);
 		put(b, fs->inject, fs->inject_len);
@@ -578,7 +582,7 @@ static size_t build_frame(buf *b, rng *r, const pool *p, const gen_cfg *cfg, con
 		if (!uid_now && !fs->omit_ts)
 			put_ts_member(b, fs, cfg, &first);
 		if (part == 0 && rng_below(r, 8) == 0)
-			put_random_member(b, r, p, &first, true);
+			put_random_member(b, r, p, cfg, &first, true);
 	}
 	if (fs->dup_uid_key) {
 		put_member_sep(b, &first);
@@ -594,7 +598,7 @@ static size_t build_frame(buf *b, rng *r, const pool *p, const gen_cfg *cfg, con
 		put_ts_value(b, fs, fs->ts + 1);
 	}
 	while (b->len - start + 40 < target)
-		put_random_member(b, r, p, &first, b->len - start + 400 > target);
+		put_random_member(b, r, p, cfg, &first, b->len - start + 400 > target);
 	if (fs->pad_to > b->len - start + 16) {
 		size_t n = fs->pad_to - (b->len - start) - 16;
 		put_member_sep(b, &first);
