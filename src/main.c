@@ -11,6 +11,8 @@
 #include "engine.h"
 #include "frame.h"
 #include "ingest.h"
+#include "kafka_sink.h"
+#include "kafka_source.h"
 #include "source.h"
 #include "stdout_sink.h"
 
@@ -52,12 +54,39 @@ static int run_files(const cli_config *cfg, ingest *in)
 	return source_run(&sc, in, &stop_requested);
 }
 
-static int run_kafka(const cli_config *cfg, ingest *in)
+/* Kafka mode: results go to --output-topic (and stdout with --stdout) or to stdout. A stop is
+ * not the end of the stream: open windows are not emitted, the next run recomputes them from the
+ * committed offsets (docs/kafka.md). */
+static int run_kafka(const cli_config *cfg, const frame_parser *parser)
 {
-	(void)cfg;
-	(void)in;
-	fprintf(stderr, "kuniq: Kafka mode is not wired yet\n");
-	return 2;
+	stdout_sink out;
+	result_sink sink = stdout_sink_make(&out, stdout, &cfg->engine.cal);
+	kafka_sink *ks = NULL;
+	if (cfg->output_topic) {
+		char err[512];
+		result_sink also = cfg->stdout_in_kafka ? sink : (result_sink){0};
+		ks = kafka_sink_new(cfg, &cfg->engine.cal, also, err, sizeof(err));
+		if (ks == NULL) {
+			fprintf(stderr, "kuniq: kafka: %s\n", err);
+			return 2;
+		}
+		sink = kafka_sink_result_sink(ks);
+	}
+	engine *eng = engine_new(&cfg->engine, sink);
+	if (eng == NULL) {
+		fprintf(stderr, "kuniq: out of memory\n");
+		kafka_sink_free(ks);
+		return 1;
+	}
+	ingest in;
+	ingest_init(&in, parser, eng);
+	install_signals();
+	double t0 = now_s();
+	int rc = kafka_run(cfg, &in, eng, ks, &stop_requested);
+	ingest_summary(&in, cfg->engine.kinds, now_s() - t0, stderr);
+	engine_free(eng);
+	kafka_sink_free(ks);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -80,6 +109,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kuniq: --parser: not supported by this CPU\n");
 		return 2;
 	}
+	if (cfg.brokers)
+		return run_kafka(&cfg, &parser);
 	stdout_sink out;
 	engine *eng = engine_new(&cfg.engine, stdout_sink_make(&out, stdout, &cfg.engine.cal));
 	if (eng == NULL) {
@@ -90,7 +121,7 @@ int main(int argc, char **argv)
 	ingest_init(&in, &parser, eng);
 	install_signals();
 	double t0 = now_s();
-	int rc = cfg.brokers ? run_kafka(&cfg, &in) : run_files(&cfg, &in);
+	int rc = run_files(&cfg, &in);
 	engine_finish(eng);
 	ingest_summary(&in, cfg.engine.kinds, now_s() - t0, stderr);
 	if (engine_get_stats(eng)->emit_errors)

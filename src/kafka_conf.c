@@ -1,0 +1,79 @@
+/* kafka_conf.c - librdkafka configuration from the command line, and the Kafka log helpers.
+ *
+ * librdkafka's own log lines (warnings and worse) are routed through kafka_log so that every
+ * Kafka message on stderr has the same prefix; debug chatter (level > 5) is dropped unless the
+ * user asked for it with -X debug=....
+ */
+#include "kafka_conf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void kafka_log(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	/* one write per line, so that lines from librdkafka's threads do not interleave */
+	fprintf(stderr, "kuniq: kafka: %s\n", line);
+}
+
+double kafka_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double kafka_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level > 7)
+		return;
+	kafka_log("%s%s: %s", level <= 3 ? "error: " : level <= 4 ? "warning: " : "", fac, buf);
+}
+
+static int set(rd_kafka_conf_t *conf, const char *key, const char *val, char *err, size_t errlen)
+{
+	char why[512];
+	if (rd_kafka_conf_set(conf, key, val, why, sizeof why) == RD_KAFKA_CONF_OK)
+		return 0;
+	snprintf(err, errlen, "%s=%s: %s", key, val, why);
+	return -1;
+}
+
+rd_kafka_conf_t *kafka_conf_new(const cli_config *cfg, const kafka_kv *defaults, size_t n,
+                                char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	if (!conf) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	/* librdkafka logs at level 6 (info) by default; keep warnings and errors only */
+	if (set(conf, "log_level", "4", err, errlen) ||
+	    set(conf, "bootstrap.servers", cfg->brokers, err, errlen))
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (set(conf, defaults[i].key, defaults[i].val, err, errlen))
+			goto fail;
+	for (int i = 0; i < cfg->nx; i++)
+		if (set(conf, cfg->x_keys[i], cfg->x_vals[i], err, errlen))
+			goto fail;
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}

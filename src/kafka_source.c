@@ -1,0 +1,563 @@
+/* kafka_source.c - frames from a Kafka topic into the engine (see kafka_source.h, docs/kafka.md).
+ *
+ * How it works. A high-level consumer (librdkafka) subscribes to the topic; its rebalance
+ * callback gives each newly seen partition an engine input, so every partition has its own event
+ * clock and windows. The main loop takes messages in batches (rd_kafka_consume_batch_queue on the
+ * consumer queue, which also serves the rebalance, error and commit callbacks), copies each
+ * payload into a padded scratch buffer and hands it to ingest. Between batches it:
+ *  - marks a partition idle when it has reached its end (partition EOF event) and delivered no
+ *    message for the idle timeout, and ticks the engine's wall clock while all are idle;
+ *  - once a second snapshots, per assigned partition, the commit point min(safe offset, next
+ *    offset) together with the output sink's sequence mark, and commits the snapshot (async)
+ *    once every result emitted before it is delivered, so an offset is committed only when
+ *    every window that counted a frame below it is in the output topic;
+ *  - serves the output producer and logs broker outages (on change, then every 10 s).
+ * Per partition it remembers the next offset to read: a message below it (re-delivered after a
+ * rebalance) is skipped, and a partition assigned again resumes there, so no frame is ever
+ * counted twice by one process. A revoked partition keeps its input and windows (marked idle so
+ * it holds nobody back); its committed offset is the safe one.
+ */
+#include "kafka_source.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "frame.h"
+#include "kafka_conf.h"
+
+#define BATCH 1024
+#define POLL_MS 100
+#define COMMIT_EVERY_S 1.0
+#define REMIND_EVERY_S 10.0
+#define FLUSH_ON_REVOKE_MS 10000
+#define FLUSH_AT_EXIT_MS 30000
+
+typedef struct part {
+	int input; /* engine input; -1 until first assigned */
+	bool assigned;
+	bool at_eof;       /* reached the partition's end, nothing read since */
+	bool idle;         /* told the engine it is idle */
+	int64_t next;      /* next offset to read (-1: none read yet) */
+	int64_t committed; /* highest offset the broker acknowledged (-1: none) */
+	int64_t snap;      /* offset in the pending commit snapshot (-1: none) */
+	double last;       /* kafka_now() of its last message or of its assignment */
+} part;
+
+typedef struct ksrc {
+	const cli_config *cfg;
+	ingest *in;
+	engine *eng;
+	kafka_sink *out;
+	rd_kafka_t *rk;
+	const char *topic;
+	part *parts; /* indexed by partition id */
+	int nparts;
+	char *scratch; /* max_frame + FRAME_PADDING bytes */
+	bool closing;
+	int rc;
+	/* commit snapshot */
+	bool pending;
+	uint64_t pending_mark;
+	double next_commit;
+	/* outage reporting */
+	bool down;
+	double down_since, down_reminded;
+	int last_err;
+	double last_err_at;
+	kafka_source_stats st;
+} ksrc;
+
+/* ---- partitions ---------------------------------------------------------------------------- */
+
+static part *part_get(ksrc *k, int32_t id, bool create)
+{
+	if (id < 0)
+		return NULL;
+	if (id >= k->nparts) {
+		if (!create)
+			return NULL;
+		int n = id + 1;
+		part *np = realloc(k->parts, sizeof(part) * (size_t)n);
+		if (!np)
+			return NULL;
+		for (int i = k->nparts; i < n; i++)
+			np[i] = (part){.input = -1, .next = -1, .committed = -1, .snap = -1};
+		k->parts = np;
+		k->nparts = n;
+	}
+	return &k->parts[id];
+}
+
+static void set_idle(ksrc *k, part *p, bool idle)
+{
+	if (p->idle == idle || p->input < 0)
+		return;
+	p->idle = idle;
+	engine_input_idle(k->eng, p->input, idle);
+}
+
+/* Offset up to which this partition may be committed (exclusive), or -1. */
+static int64_t commit_point(const ksrc *k, const part *p)
+{
+	if (p->input < 0 || p->next < 0)
+		return -1;
+	int64_t safe = engine_input_safe_offset(k->eng, p->input);
+	return safe < p->next ? safe : p->next;
+}
+
+/* ---- commits ------------------------------------------------------------------------------- */
+
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	(void)rk;
+	ksrc *k = opaque;
+	if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return;
+	bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (int i = 0; offsets && i < offsets->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+		part *p = part_get(k, tp->partition, false);
+		if (tp->err) {
+			failed = true;
+			err = tp->err;
+		} else if (p && tp->offset > p->committed) {
+			p->committed = tp->offset;
+		}
+	}
+	if (failed) {
+		k->st.commit_fails++;
+		if (k->st.commit_fails == 1 || k->st.commit_fails % 30 == 0)
+			kafka_log("offset commit failed: %s (%" PRIu64 " failures so far; "
+			          "retried, nothing is lost: uncommitted frames are read again "
+			          "after a restart)",
+			          rd_kafka_err2str(err), k->st.commit_fails);
+	} else {
+		k->st.commits++;
+		if (k->down) {
+			kafka_log("brokers reachable again after %.1f s",
+			          kafka_now() - k->down_since);
+			k->down = false;
+		}
+	}
+}
+
+/* Commits the snapshot offsets (p->snap) of assigned partitions. sync: waits for the answer. */
+static void commit_snapshot(ksrc *k, bool sync)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+	for (int i = 0; i < k->nparts; i++) {
+		part *p = &k->parts[i];
+		if (p->assigned && p->snap > p->committed)
+			rd_kafka_topic_partition_list_add(l, k->topic, i)->offset = p->snap;
+		p->snap = -1;
+	}
+	if (l->cnt) {
+		rd_kafka_resp_err_t err = rd_kafka_commit(k->rk, l, sync ? 0 : 1);
+		if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET && !sync)
+			offset_commit_cb(k->rk, err, l, k);
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	k->pending = false;
+}
+
+/* Takes a snapshot of commit points (only_revoking: partitions about to be revoked, else all
+ * assigned ones). Returns true when there is something to commit. */
+static bool snapshot(ksrc *k, const rd_kafka_topic_partition_list_t *only)
+{
+	bool any = false;
+	for (int i = 0; i < k->nparts; i++)
+		k->parts[i].snap = -1;
+	for (int i = 0; i < k->nparts; i++) {
+		part *p = &k->parts[i];
+		if (!p->assigned)
+			continue;
+		if (only && !rd_kafka_topic_partition_list_find(only, k->topic, i))
+			continue;
+		int64_t c = commit_point(k, p);
+		if (c > p->committed) {
+			p->snap = c;
+			any = true;
+		}
+	}
+	/* results on stdio streams are "delivered" once flushed */
+	fflush(NULL);
+	k->pending_mark = k->out ? kafka_sink_mark(k->out) : 0;
+	k->pending = any;
+	return any;
+}
+
+static bool snapshot_delivered(const ksrc *k)
+{
+	return !k->out || kafka_sink_delivered(k->out, k->pending_mark);
+}
+
+static void maybe_commit(ksrc *k, double now)
+{
+	if (now < k->next_commit)
+		return;
+	k->next_commit = now + COMMIT_EVERY_S;
+	if (!k->pending && !snapshot(k, NULL))
+		return;
+	if (snapshot_delivered(k))
+		commit_snapshot(k, false);
+}
+
+/* Flushes results and commits synchronously (revocation, exit). Returns 0 or -1. */
+static int commit_now(ksrc *k, const rd_kafka_topic_partition_list_t *only, int flush_ms)
+{
+	if (k->out && kafka_sink_flush(k->out, flush_ms) != 0) {
+		kafka_log(
+		    "error: results undelivered: offsets not committed (those frames are read "
+		    "again by the next run)");
+		k->pending = false;
+		return -1;
+	}
+	if (snapshot(k, only))
+		commit_snapshot(k, true);
+	return 0;
+}
+
+/* ---- rebalancing ---------------------------------------------------------------------------- */
+
+static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
+{
+	for (int i = 0; i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &l->elems[i];
+		part *p = part_get(k, tp->partition, true);
+		if (!p) {
+			kafka_log("error: out of memory for partition %" PRId32, tp->partition);
+			k->rc = 1;
+			continue;
+		}
+		if (p->input < 0 && (p->input = engine_input_add(k->eng)) < 0) {
+			kafka_log("error: out of memory for partition %" PRId32, tp->partition);
+			k->rc = 1;
+			continue;
+		}
+		if (p->next >= 0)
+			tp->offset = p->next; /* resume where this process stopped reading */
+		p->assigned = true;
+		p->at_eof = false;
+		p->last = now;
+		k->st.assigned++;
+	}
+	kafka_log("assigned %d partition(s) of %s", l->cnt, k->topic);
+}
+
+static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
+{
+	if (!lost && !k->closing)
+		commit_now(k, l, FLUSH_ON_REVOKE_MS);
+	k->pending = false; /* a snapshot may name revoked partitions: never commit those later */
+	int held = 0;
+	for (int i = 0; i < l->cnt; i++) {
+		part *p = part_get(k, l->elems[i].partition, false);
+		if (!p || !p->assigned)
+			continue;
+		if (!k->closing) {
+			int64_t c = commit_point(k, p);
+			if (c >= 0 && c < p->next)
+				held++;
+		}
+		p->assigned = false;
+		p->at_eof = false;
+		set_idle(k, p, true);
+		k->st.revoked++;
+	}
+	if (k->closing)
+		return;
+	kafka_log("%s %d partition(s) of %s%s", lost ? "lost" : "revoked", l->cnt, k->topic,
+	          held ? "; their counted frames stay in this process's windows: a consumer "
+	                 "taking them over reads them again from the committed offsets"
+	               : "");
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+	ksrc *k = opaque;
+	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *e = NULL;
+	rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		on_assign(k, l, kafka_now());
+		if (coop)
+			e = rd_kafka_incremental_assign(rk, l);
+		else
+			aerr = rd_kafka_assign(rk, l);
+	} else {
+		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+			on_revoke(k, l, rd_kafka_assignment_lost(rk));
+		else
+			kafka_log("rebalance error: %s", rd_kafka_err2str(err));
+		if (coop)
+			e = rd_kafka_incremental_unassign(rk, l);
+		else
+			aerr = rd_kafka_assign(rk, NULL);
+	}
+	if (e) {
+		kafka_log("error: partition (un)assignment failed: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	} else if (aerr) {
+		kafka_log("error: partition (un)assignment failed: %s", rd_kafka_err2str(aerr));
+	}
+}
+
+/* ---- errors and outages --------------------------------------------------------------------- */
+
+static void went_down(ksrc *k, const char *reason)
+{
+	if (k->down)
+		return;
+	k->down = true;
+	k->down_since = k->down_reminded = kafka_now();
+	kafka_log(
+	    "brokers %s unreachable (%s): waiting for them, reconnecting with backoff; results "
+	    "and commits resume when they are back",
+	    k->cfg->brokers, reason);
+}
+
+static void came_back(ksrc *k)
+{
+	if (!k->down)
+		return;
+	kafka_log("brokers reachable again after %.1f s", kafka_now() - k->down_since);
+	k->down = false;
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	ksrc *k = opaque;
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		went_down(k, reason);
+		return;
+	}
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char why[512];
+		rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, why, sizeof why);
+		kafka_log("error: consumer failed fatally: %s: %s", rd_kafka_err2name(ferr), why);
+		k->rc = 1;
+		return;
+	}
+	if (k->down && (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE))
+		return; /* already reported; reminders follow */
+	double now = kafka_now();
+	if (err == k->last_err && now - k->last_err_at < REMIND_EVERY_S)
+		return;
+	k->last_err = err;
+	k->last_err_at = now;
+	kafka_log("%s: %s", rd_kafka_err2name(err), reason);
+}
+
+/* An error or event delivered in place of a message. */
+static void on_event(ksrc *k, const rd_kafka_message_t *m)
+{
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		part *p = part_get(k, m->partition, false);
+		if (p && p->assigned)
+			p->at_eof = true;
+		came_back(k);
+		return;
+	}
+	double now = kafka_now();
+	if ((int)m->err == k->last_err && now - k->last_err_at < REMIND_EVERY_S)
+		return;
+	k->last_err = (int)m->err;
+	k->last_err_at = now;
+	if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+		kafka_log("topic %s: %s; waiting for it", k->topic, rd_kafka_message_errstr(m));
+	else
+		kafka_log("consumer: %s: %s", rd_kafka_err2name(m->err),
+		          rd_kafka_message_errstr(m));
+}
+
+/* ---- frames -------------------------------------------------------------------------------- */
+
+static void on_message(ksrc *k, const rd_kafka_message_t *m, double now)
+{
+	if (m->err) {
+		on_event(k, m);
+		return;
+	}
+	part *p = part_get(k, m->partition, false);
+	if (!p || !p->assigned || m->offset < p->next) {
+		k->st.skipped++; /* stale: already read, or not ours any more */
+		return;
+	}
+	p->next = m->offset + 1;
+	p->last = now;
+	p->at_eof = false;
+	set_idle(k, p, false);
+	k->st.messages++;
+	if (!m->payload) {
+		k->st.tombstones++;
+		ingest_frame(k->in, p->input, k->scratch, 0, m->offset);
+	} else if (m->len > k->cfg->max_frame) {
+		ingest_too_long(k->in, m->len);
+	} else {
+		memcpy(k->scratch, m->payload, m->len);
+		ingest_frame(k->in, p->input, k->scratch, m->len, m->offset);
+	}
+}
+
+/* Idle partitions and wall time (docs/semantics.md, section 6). */
+static void tick(ksrc *k, double now)
+{
+	double t = k->cfg->idle_timeout;
+	if (t <= 0)
+		return;
+	int assigned = 0, idle = 0;
+	for (int i = 0; i < k->nparts; i++) {
+		part *p = &k->parts[i];
+		if (!p->assigned)
+			continue;
+		assigned++;
+		if (p->at_eof && now - p->last >= t)
+			set_idle(k, p, true);
+		idle += p->idle;
+	}
+	if (assigned && idle == assigned)
+		engine_wall_tick(k->eng, (int64_t)kafka_wall());
+}
+
+static void remind(ksrc *k, double now)
+{
+	if (k->down && now - k->down_reminded >= REMIND_EVERY_S) {
+		k->down_reminded = now;
+		kafka_log("still waiting for brokers %s (unreachable for %.0f s)", k->cfg->brokers,
+		          now - k->down_since);
+	}
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+static rd_kafka_t *consumer_new(ksrc *k)
+{
+	const cli_config *cfg = k->cfg;
+	const kafka_kv defaults[] = {
+	    {"group.id", cfg->group ? cfg->group : "kuniq"},
+	    {"client.id", "kuniq"},
+	    {"enable.auto.commit", "false"},
+	    {"enable.auto.offset.store", "false"},
+	    {"enable.partition.eof", "true"},
+	    {"auto.offset.reset", cfg->from_beginning ? "earliest" : "latest"},
+	};
+	char err[512];
+	rd_kafka_conf_t *conf =
+	    kafka_conf_new(cfg, defaults, sizeof defaults / sizeof defaults[0], err, sizeof err);
+	if (!conf) {
+		kafka_log("error: %s", err);
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		kafka_log("error: consumer: %s", err);
+	}
+	return rk;
+}
+
+static void print_stats(const ksrc *k)
+{
+	const kafka_source_stats *s = &k->st;
+	fprintf(stderr,
+	        "{\"kafka\":{\"messages\":%" PRIu64 ",\"tombstones\":%" PRIu64
+	        ",\"skipped\":%" PRIu64 ",\"partitions_assigned\":%" PRIu64
+	        ",\"partitions_revoked\":%" PRIu64 ",\"commits\":%" PRIu64
+	        ",\"commit_failures\":%" PRIu64,
+	        s->messages, s->tombstones, s->skipped, s->assigned, s->revoked, s->commits,
+	        s->commit_fails);
+	if (k->out) {
+		const kafka_sink_stats *o = kafka_sink_get_stats(k->out);
+		fprintf(stderr,
+		        ",\"results_produced\":%" PRIu64 ",\"results_delivered\":%" PRIu64
+		        ",\"results_retried\":%" PRIu64 ",\"results_failed\":%" PRIu64,
+		        o->produced, o->delivered, o->retried, o->failed);
+	}
+	fprintf(stderr, "}}\n");
+}
+
+static void consume(ksrc *k, volatile sig_atomic_t *stop)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(k->rk);
+	rd_kafka_message_t *msgs[BATCH];
+	while (!*stop && k->rc == 0) {
+		ssize_t n = rd_kafka_consume_batch_queue(q, POLL_MS, msgs, BATCH);
+		double now = kafka_now();
+		if (n > 0 && k->down)
+			came_back(k);
+		for (ssize_t i = 0; i < n; i++) {
+			on_message(k, msgs[i], now);
+			rd_kafka_message_destroy(msgs[i]);
+		}
+		if (k->out) {
+			kafka_sink_poll(k->out);
+			if (kafka_sink_fatal(k->out)) {
+				kafka_log("error: stopping: the output producer failed; offsets of "
+				          "undelivered results are not committed");
+				k->rc = 1;
+			}
+		}
+		tick(k, now);
+		maybe_commit(k, now);
+		remind(k, now);
+	}
+	rd_kafka_queue_destroy(q);
+}
+
+int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
+              volatile sig_atomic_t *stop)
+{
+	ksrc k = {.cfg = cfg, .in = in, .eng = eng, .out = out, .topic = cfg->topic};
+	if (!cfg->topic) {
+		kafka_log("error: --topic is required with --brokers");
+		return 2;
+	}
+	k.scratch = malloc(cfg->max_frame + FRAME_PADDING);
+	if (!k.scratch) {
+		kafka_log("error: out of memory");
+		return 1;
+	}
+	memset(k.scratch, 0, cfg->max_frame + FRAME_PADDING);
+	k.rk = consumer_new(&k);
+	if (!k.rk) {
+		free(k.scratch);
+		return 2;
+	}
+	rd_kafka_poll_set_consumer(k.rk);
+	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, cfg->topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t err = rd_kafka_subscribe(k.rk, sub);
+	rd_kafka_topic_partition_list_destroy(sub);
+	if (err) {
+		kafka_log("error: subscribe to %s: %s", cfg->topic, rd_kafka_err2str(err));
+		k.rc = 2;
+	} else {
+		kafka_log("consuming %s from %s as group %s", cfg->topic, cfg->brokers,
+		          cfg->group ? cfg->group : "kuniq");
+		consume(&k, stop);
+	}
+	/* drain: the batch in hand is processed; deliver results, commit what is safe, leave */
+	if (k.rc != 2) {
+		if (*stop)
+			kafka_log("stopping: flushing results and committing offsets");
+		if (commit_now(&k, NULL, FLUSH_AT_EXIT_MS) != 0 && k.rc == 0)
+			k.rc = 1;
+	}
+	k.closing = true;
+	rd_kafka_consumer_close(k.rk);
+	rd_kafka_destroy(k.rk);
+	print_stats(&k);
+	free(k.parts);
+	free(k.scratch);
+	return k.rc;
+}
