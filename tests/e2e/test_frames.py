@@ -1,0 +1,227 @@
+"""Issue 3, frames and bad input: kuniq against the oracle on generated and hand-made streams.
+Every test also asserts that the stream exercised what it is about."""
+
+import json
+import os
+
+import oracle
+from conftest import ROOT, brute_force, read_lines, valid_frames
+
+ALL = "minute,hour,day,week,month,year"
+SUITE = os.path.join(ROOT, "..", "shared", "conformance", "JSONTestSuite", "test_parsing")
+
+
+def test_clean_stream_all_windows(e2e):
+    # Default ~2 KB frames; 600 s of event time.
+    path = e2e.gen(count=12000, rate=20, users=3000, seed=1)
+    k, o = e2e.compare(["-w", ALL], [path])
+    assert len(k.by_kind("minute")) >= 10
+    assert {r["window"] for r in k.records} == set(ALL.split(","))
+    assert k.summary["frames_valid"] == 12000
+    assert all(r["exact"] and r["final"] for r in k.records)
+
+
+def test_clean_stream_matches_brute_force(e2e):
+    """Not only equal to the oracle: equal to plain counting of every frame per window."""
+    path = e2e.gen(count=20000, rate=10, users=500, frame_size=150, seed=2)
+    k, _ = e2e.compare(["-w", "minute,hour"], [path])
+    truth = brute_force(valid_frames(path), ["minute", "hour"])
+    assert {(r["window"], r["start"]): (r["uniques"], r["frames"]) for r in k.records} == truth
+
+
+def test_crlf(e2e):
+    path = e2e.gen(count=20000, rate=50, users=2000, frame_size=200, crlf=True, seed=3,
+                   malformed_prob=0.01)
+    assert open(path, "rb").read().count(b"\r\n") == 20000
+    k, _ = e2e.compare(["-w", "minute,hour"], [path])
+    assert k.summary["frames_valid"] > 19000
+    assert k.rejected["empty"] > 0      # whitespace-only lines ending in \r\n
+
+
+def test_string_and_fractional_ts(e2e):
+    path = e2e.gen(count=20000, rate=50, users=2000, frame_size=200, string_ts_prob=0.4,
+                   float_ts_prob=0.3, seed=4)
+    data = open(path, "rb").read()
+    assert data.count(b'"ts":"') > 5000 and b'e9' in data
+    k, _ = e2e.compare(["-w", "minute,hour"], [path])
+    assert k.summary["frames_valid"] == 20000
+
+
+def test_malformed_mixed_in(e2e):
+    path = e2e.gen(count=60000, rate=100, users=3000, frame_size=200, malformed_prob=0.08,
+                   seed=5)
+    k, o = e2e.compare(["-w", "minute,hour"], [path])
+    seen = {r for r, n in o.rejected.items() if n}
+    assert seen >= set(oracle.REASONS) - {"ts_ahead"}, seen
+    raw = open(path, "rb").read()
+    assert b"\0" in raw and b"\n\n" in raw and b"[" * 100000 in raw
+
+
+def test_malformed_with_large_max_frame(e2e):
+    """With --max-frame above 100000 the 100000 '[' lines are too_deep, not too_long."""
+    path = e2e.gen(count=20000, rate=100, users=1000, frame_size=200, malformed_prob=0.2,
+                   seed=6)
+    k, o = e2e.compare(["--max-frame", "200000"], [path])
+    deep = sum(1 for l in read_lines(path) if l.startswith(b"[" * 100000))
+    assert deep > 0 and o.rejected["too_long"] == 0
+    assert o.rejected["too_deep"] >= deep
+
+
+def frame(uid, ts, extra=b""):
+    return b'{"uid":"%s","ts":%d%s}' % (uid, ts, extra)
+
+
+T0 = 1468244340   # 2016-07-11T13:39:00Z
+
+
+def test_50mb_line_and_neighbours(e2e):
+    lines = [frame(b"u%d" % i, T0 + i // 10) for i in range(300)]
+    big = b'{"uid":"big","ts":%d,"pad":"%s"}' % (T0 + 10, b"x" * (50 << 20))
+    data = b"\n".join(lines[:150] + [big] + lines[150:]) + b"\n"
+    path = e2e.write("big.jsonl", data)
+    k, o = e2e.compare([], [path])
+    assert o.rejected["too_long"] == 1
+    assert sum(r["frames"] for r in k.records) == 300
+    # A limit above the line's size accepts it.
+    k, o = e2e.compare(["--max-frame", str(60 << 20), "-w", "hour"], [path])
+    assert o.rejected["too_long"] == 0 and k.records[0]["uniques"] == 301
+
+
+def test_nesting_nul_empty_and_garbage(e2e):
+    good = [frame(b"g%d" % i, T0 + i) for i in range(40)]
+    bad = [
+        b"[" * 100000,                                   # too_long at the default limit
+        b"[" * 2000,                                      # too_deep
+        b"[" * 1025 + b"]" * 1025,                        # too_deep
+        b"[" * 1024 + b"]" * 1024,                        # not_object
+        b'{"uid":"a","ts":%d,"d":' % T0 + b"[" * 1023 + b"]" * 1023 + b"}",   # depth 1024: ok
+        b'{"uid":"a","ts":%d,"d":' % T0 + b"[" * 1024 + b"]" * 1024 + b"}",   # too_deep
+        b"\0\0\0",
+        b'{"uid":"a\0b","ts":%d}' % T0,
+        b"",
+        b"   ",
+        b"\t",
+        b"\xff\xfe{}",
+        b'{"uid":"\xc3","ts":%d}' % T0,
+        b"\r",
+    ]
+    data = b""
+    for i, b in enumerate(bad):
+        data += good[2 * i] + b"\n" + b + b"\n" + good[2 * i + 1] + b"\n"
+    path = e2e.write("mixed.jsonl", data)
+    k, o = e2e.compare([], [path])
+    r = o.rejected
+    assert (r["too_long"], r["too_deep"], r["not_object"], r["empty"]) == (1, 3, 1, 4)
+    assert r["not_json"] == 4
+    assert sum(x["frames"] for x in k.records) == 2 * len(bad) + 1
+    k, o = e2e.compare(["--max-frame", "200000"], [path])
+    assert o.rejected["too_deep"] == 4
+
+
+def test_nested_uid_ts_ignored(e2e):
+    lines = []
+    for i in range(200):
+        lines.append(b'{"a":{"uid":"nested%d","ts":1},"uid":"u%d","b":[{"ts":"x","uid":5}],'
+                     b'"ts":%d,"c":{"d":{"uid":"deep"}}}' % (i, i % 7, T0 + i))
+    lines.append(b'{"a":{"uid":"x","ts":%d}}' % T0)              # no_uid
+    lines.append(b'{"uid":"y","a":{"ts":%d}}' % T0)              # no_ts
+    path = e2e.write("nested.jsonl", b"\n".join(lines) + b"\n")
+    k, o = e2e.compare(["-w", "minute,hour"], [path])
+    hour = k.by_kind("hour")
+    assert len(hour) == 1 and hour[0]["uniques"] == 7 and hour[0]["frames"] == 200
+    assert o.rejected["no_uid"] == 1 and o.rejected["no_ts"] == 1
+
+
+def test_uid_identity_is_raw_bytes(e2e):
+    """"ab", "a\\u0062" and "\\u0061b" are three users; escaped keys are the key."""
+    lines = [
+        b'{"uid":"ab","ts":%d}' % T0,
+        b'{"uid":"a\\u0062","ts":%d}' % T0,
+        b'{"uid":"\\u0061b","ts":%d}' % T0,
+        b'{"u\\u0069d":"ab","ts":%d}' % T0,
+        b'{"uid":"ab","t\\u0073":"%d"}' % T0,
+        b' { "uid" : "\xd0\xbf" , "ts" : %d.9 } ' % T0,
+        b'{"uid":"\\u043f","ts":%d}' % T0,
+        b'{"uid":"","ts":%d}' % T0,
+    ]
+    path = e2e.write("ids.jsonl", b"\n".join(lines) + b"\n")
+    k, _ = e2e.compare([], [path])
+    assert [(r["uniques"], r["frames"]) for r in k.records] == [(6, 8)]
+
+
+def test_custom_fields(e2e):
+    path = e2e.gen(count=10000, rate=50, users=500, frame_size=200, uid_key="user",
+                   ts_key="time", seed=7, malformed_prob=0.05)
+    k, o = e2e.compare(["--uid-field", "user", "--ts-field", "time", "-w", "minute,hour"],
+                       [path])
+    assert k.summary["frames_valid"] > 9000
+    # The default fields are absent from these frames (nested ones do not count).
+    k, o = e2e.compare([], [path])
+    assert o.summary["frames_valid"] == 0 and o.rejected["no_uid"] > 9000
+
+
+def test_edge_precedence_and_limits(e2e):
+    """Corner cases of the precedence table and of --max-frame (docs/testing.md lists the
+    readings the oracle takes)."""
+    f = frame(b"x", T0)
+    lines = [
+        f,
+        b" " * 70000,                                  # empty beats too_long
+        b"\t" * 10 + b" " * 10,
+        f + b" " * (100 - len(f)),                     # exactly --max-frame bytes: valid
+        f + b" " * (101 - len(f)),                     # one more: too_long
+        b'{"uid":1,"ts":true}',                        # bad_uid before bad_ts
+        b'{"ts":"x"}',                                 # no_uid before bad_ts
+        b'{"uid":"a","uid":"b","ts":1}',               # dup_uid before ts_range
+        b'{"uid":"a","ts":1,"ts":2}',                  # dup_ts before ts_range
+        b'{"uid":"a","ts":99999999999999999999}',      # bad_ts (does not fit in 63 bits)
+        b'{"uid":"a","ts":9223372036854775807}',       # ts_range
+        b'{"uid":"a","ts":"0001468244340"}',           # valid digit string
+        b'{"uid":"a","ts":1.46824434e9}',              # valid: 1468244340
+        b'{"uid":"a","ts":146824434099e-2}',           # valid: floor(1468244340.99)
+        b'{"uid":"a","ts":946684799.5}',               # ts_range
+        b'{"uid":"\\ud800","ts":1468244340}',          # lone surrogate escape: valid JSON
+        b'[{"uid":"a","ts":1468244340}]',              # not_object
+        b'{"uid":"a","ts":1468244340}\x00',            # not_json (trailing NUL)
+        b'{"uid":"a","ts":1468244340,}',               # not_json
+        b'\xef\xbb\xbf{"uid":"a","ts":1468244340}',    # BOM: not_json
+        f,
+    ]
+    path = e2e.write("edge.jsonl", b"\n".join(lines) + b"\n")
+    k, o = e2e.compare(["--max-frame", "100"], [path])
+    assert o.rejected["empty"] == 2 and o.rejected["too_long"] == 1
+    assert k.records[0]["frames"] == 7
+
+
+def test_json_test_suite_wrapped(e2e):
+    """Every JSONTestSuite case (one line) as the value of an otherwise valid frame, one case per
+    minute: the records show which cases kuniq accepted; the oracle says which it should."""
+    names = sorted(n for n in os.listdir(SUITE) if n[0] in "yni")
+    lines, bare = [], []
+    for i, name in enumerate(names):
+        data = open(os.path.join(SUITE, name), "rb").read()
+        if b"\n" in data.rstrip(b"\n") or b"\r" in data or not data.strip():
+            continue
+        data = data.rstrip(b"\n")
+        lines.append(b'{"uid":"%s","ts":%d,"v":%s}' % (name.encode(), T0 + 60 * i, data))
+        bare.append(data)
+    path = e2e.write("suite.jsonl", b"\n".join(lines) + b"\n")
+    k, o = e2e.compare(["--max-frame", "1000000"], [path])
+    assert 100 < o.summary["frames_valid"] < len(lines)
+    path = e2e.write("bare.jsonl", b"\n".join(bare) + b"\n")
+    e2e.compare(["--max-frame", "1000000"], [path])
+
+
+def test_summary_shape(e2e):
+    path = e2e.gen(count=2000, rate=100, frame_size=150, malformed_prob=0.1, seed=8)
+    k = e2e.kuniq(["-w", "minute,day"], [path])
+    s = k.summary
+    for key in ("frames_read", "frames_valid", "rejected", "late", "bytes", "elapsed_s",
+                "frames_per_s", "mb_per_s", "windows_emitted"):
+        assert key in s, key
+    assert set(s["rejected"]) == set(oracle.REASONS)
+    assert set(s["late"]) == {"minute", "day"}
+    assert s["windows_emitted"] == len(k.records)
+    assert s["frames_valid"] == s["frames_read"] - sum(s["rejected"].values())
+    for r in k.records:
+        assert list(r)[:1] == ["window"] and json.dumps(r)
