@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	int trials = 1000, precision = COUNTER_DEFAULT_PRECISION, threads = 2;
 	uint64_t max = 10000000;
 	const char *csv = NULL;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v) {
 			fprintf(stderr, "usage: error [--trials T] [--max N] [--precision P] "
@@ -136,7 +136,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "error: unknown option %s\n", a);
 			return 2;
 		}
-		i++;
 	}
 	if (trials < 1 || threads < 1 || threads > 64 || max < 10) {
 		fprintf(stderr, "error: bad arguments\n");
