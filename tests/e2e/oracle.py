@@ -25,8 +25,8 @@ Readings chosen where docs/semantics.md leaves room (docs/testing.md lists them 
     ts errors the same way (no_ts, bad_ts, dup_ts), then ts_range.
   - --late update: a window created by a late frame (never emitted before) is emitted with
     revision 0, its first emission; later re-emissions count up from there.
-  - Idle time does not exist here (the oracle only reads to the end); tests that exercise the
-    idle timeout compare the records only, not the emission time.
+  - The command line never goes idle (it reads to the end); Engine.idle_tick lets a test replay
+    an idle period at a chosen point of the stream.
 """
 
 import argparse
@@ -465,6 +465,15 @@ class Engine:
             w.frames += 1
             w.users.add(uid)
 
+    # -- section 6: idle input, wall time --
+    def idle_tick(self, now):
+        """The input has been idle for the idle timeout; now: wall time in unix seconds."""
+        if self.clock is None and self.startup:
+            self._start()
+        if self.clock is not None:
+            self.clock = max(self.clock, now)
+            self._advance()
+
     # -- end of input --
     def finish(self):
         if self.clock is None and self.startup:
@@ -536,48 +545,67 @@ def parse_args(argv):
     return a
 
 
-def run(argv, out=None, err=None, stdin=None):
-    """Runs the oracle like its command line; returns (records, summary dict)."""
-    a = parse_args(argv)
-    records = []
+class Pipeline:
+    """Frames in (bytes, line end removed), records out: classify + Engine + the summary."""
 
-    def emit(rec):
-        records.append(rec)
-        if out is not None:
-            out.write(json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n")
+    def __init__(self, argv, out=None):
+        self.args = a = parse_args(argv)
+        self.records = []
+        self.out = out
+        self.engine = Engine(a.kinds, Calendar(a.tz), a.lateness, a.max_ahead, a.jump_confirm,
+                             a.max_pending, a.late == "update", a.keep_closed, a.early, a.mode,
+                             a.exact_limit, self._emit)
+        self.rejected = dict.fromkeys(REASONS, 0)
+        self.frames_read = 0
+        self.nbytes = 0
+        self.t0 = time.monotonic()
 
-    cal = Calendar(a.tz)
-    eng = Engine(a.kinds, cal, a.lateness, a.max_ahead, a.jump_confirm, a.max_pending,
-                 a.late == "update", a.keep_closed, a.early, a.mode, a.exact_limit, emit)
-    rejected = dict.fromkeys(REASONS, 0)
-    frames_read = 0
-    nbytes = 0
-    t0 = time.monotonic()
-    for frame, raw in read_frames(a.files, stdin):
-        frames_read += 1
-        nbytes += raw
+    def _emit(self, rec):
+        self.records.append(rec)
+        if self.out is not None:
+            self.out.write(json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n")
+
+    def feed(self, frame, raw_len=None):
+        a = self.args
+        self.frames_read += 1
+        self.nbytes += len(frame) + 1 if raw_len is None else raw_len
         reason, uid, ts = classify(frame, a.max_frame, a.uid_field, a.ts_field)
         if reason:
-            rejected[reason] += 1
+            self.rejected[reason] += 1
         else:
-            eng.frame(ts, uid)
-    eng.finish()
-    rejected["ts_ahead"] = eng.ts_ahead
-    elapsed = max(time.monotonic() - t0, 1e-9)
-    summary = {
-        "frames_read": frames_read,
-        "frames_valid": frames_read - sum(rejected.values()),
-        "rejected": rejected,
-        "late": dict(eng.late),
-        "bytes": nbytes,
-        "elapsed_s": round(elapsed, 6),
-        "frames_per_s": round(frames_read / elapsed, 1),
-        "mb_per_s": round(nbytes / elapsed / 1e6, 3),
-        "windows_emitted": eng.windows_emitted,
-    }
+            self.engine.frame(ts, uid)
+
+    def idle(self, now):
+        self.engine.idle_tick(now)
+
+    def finish(self):
+        """Ends the input; returns the summary dict."""
+        eng = self.engine
+        eng.finish()
+        self.rejected["ts_ahead"] = eng.ts_ahead
+        elapsed = max(time.monotonic() - self.t0, 1e-9)
+        return {
+            "frames_read": self.frames_read,
+            "frames_valid": self.frames_read - sum(self.rejected.values()),
+            "rejected": dict(self.rejected),
+            "late": dict(eng.late),
+            "bytes": self.nbytes,
+            "elapsed_s": round(elapsed, 6),
+            "frames_per_s": round(self.frames_read / elapsed, 1),
+            "mb_per_s": round(self.nbytes / elapsed / 1e6, 3),
+            "windows_emitted": eng.windows_emitted,
+        }
+
+
+def run(argv, out=None, err=None, stdin=None):
+    """Runs the oracle like its command line; returns (records, summary dict)."""
+    p = Pipeline(argv, out)
+    for frame, raw in read_frames(p.args.files, stdin):
+        p.feed(frame, raw)
+    summary = p.finish()
     if err is not None:
         err.write(json.dumps({"summary": summary}, separators=(",", ":")) + "\n")
-    return records, summary
+    return p.records, summary
 
 
 def main():
