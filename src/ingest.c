@@ -27,11 +27,19 @@ void ingest_frame(ingest *in, int input, const char *buf, size_t len, int64_t of
 	engine_frame(in->eng, input, f.ts, XXH3_64bits(f.uid, f.uid_len), offset);
 }
 
-void ingest_too_long(ingest *in, uint64_t len)
+bool ingest_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return false;
+	return true;
+}
+
+void ingest_too_long(ingest *in, uint64_t len, bool blank)
 {
 	in->frames_read++;
 	in->bytes += len;
-	in->rejected[FRAME_TOO_LONG]++;
+	in->rejected[blank ? FRAME_EMPTY : FRAME_TOO_LONG]++;
 }
 
 void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f)

@@ -6,6 +6,7 @@
 #ifndef KUNIQ_INGEST_H
 #define KUNIQ_INGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,8 +28,12 @@ void ingest_init(ingest *in, const frame_parser *parser, engine *eng);
  * after buf[len]. A trailing "\r" is ignored. */
 void ingest_frame(ingest *in, int input, const char *buf, size_t len, int64_t offset);
 
-/* A frame longer than the limit, skipped by the source without being buffered. */
-void ingest_too_long(ingest *in, uint64_t len);
+/* A frame longer than the limit, skipped by the source without being buffered; blank: it held
+ * only spaces, tabs and CRs (counted as empty, which takes precedence over too_long). */
+void ingest_too_long(ingest *in, uint64_t len, bool blank);
+
+/* True when p[0..n) holds only spaces, tabs and CRs (a blank line, whatever its length). */
+bool ingest_blank(const char *p, size_t n);
 
 /* Writes the one-line JSON summary (docs/semantics.md; issue 3) to f. */
 void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f);

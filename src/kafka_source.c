@@ -398,7 +398,7 @@ static void on_message(ksrc *k, const rd_kafka_message_t *m, double now)
 		k->st.tombstones++;
 		ingest_frame(k->in, p->input, k->scratch, 0, m->offset);
 	} else if (m->len > k->cfg->max_frame) {
-		ingest_too_long(k->in, m->len);
+		ingest_too_long(k->in, m->len, ingest_blank(m->payload, m->len));
 	} else {
 		memcpy(k->scratch, m->payload, m->len);
 		ingest_frame(k->in, p->input, k->scratch, m->len, m->offset);

@@ -29,6 +29,7 @@ struct source {
 	bool pollable; /* can stall: pipe, terminal, socket */
 	bool eof;
 	bool skipping;
+	bool skip_blank; /* every skipped byte so far was a blank */
 	uint64_t skip_len;
 	size_t max_frame;
 	char *buf;
@@ -143,12 +144,14 @@ source_event source_next(source *s, int timeout_ms, const char **line, size_t *l
 		char *nl = memchr(from, '\n', s->end - s->scanned);
 		if (s->skipping) {
 			size_t upto = nl ? (size_t)(nl - s->buf) : s->end;
+			s->skip_blank =
+			    s->skip_blank && ingest_blank(s->buf + s->pos, upto - s->pos);
 			s->skip_len += upto - s->pos;
 			s->pos = s->scanned = nl ? upto + 1 : s->end;
 			if (nl || (s->eof && s->pos == s->end)) {
 				s->skipping = false;
 				*len = (size_t)s->skip_len;
-				return SOURCE_TOO_LONG;
+				return s->skip_blank ? SOURCE_BLANK_LONG : SOURCE_TOO_LONG;
 			}
 		} else if (nl || (s->eof && s->end > s->pos)) {
 			size_t stop = nl ? (size_t)(nl - s->buf) : s->end;
@@ -156,10 +159,12 @@ source_event source_next(source *s, int timeout_ms, const char **line, size_t *l
 			*len = stop - s->pos;
 			s->pos = s->scanned = nl ? stop + 1 : stop;
 			if (*len > s->max_frame)
-				return SOURCE_TOO_LONG;
+				return ingest_blank(*line, *len) ? SOURCE_BLANK_LONG
+				                                 : SOURCE_TOO_LONG;
 			return SOURCE_LINE;
 		} else if (s->end - s->pos > s->max_frame) {
 			s->skipping = true;
+			s->skip_blank = true;
 			s->skip_len = 0;
 			continue;
 		} else {
@@ -227,7 +232,8 @@ static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *of
 			ingest_frame(in, 0, line, len, (*offset)++);
 			break;
 		case SOURCE_TOO_LONG:
-			ingest_too_long(in, len);
+		case SOURCE_BLANK_LONG:
+			ingest_too_long(in, len, ev == SOURCE_BLANK_LONG);
 			(*offset)++;
 			break;
 		case SOURCE_IDLE:

@@ -16,9 +16,10 @@
 #include "ingest.h"
 
 typedef enum source_event {
-	SOURCE_LINE = 0, /* *line, *len: one line without its '\n' */
-	SOURCE_TOO_LONG, /* *len: the skipped line's length */
-	SOURCE_IDLE,     /* nothing arrived within the timeout (pipes, terminals), or a signal */
+	SOURCE_LINE = 0,   /* *line, *len: one line without its '\n' */
+	SOURCE_TOO_LONG,   /* *len: the skipped line's length */
+	SOURCE_BLANK_LONG, /* same, but the line held only blanks (space, tab, CR): empty */
+	SOURCE_IDLE,       /* nothing arrived within the timeout (pipes, terminals), or a signal */
 	SOURCE_EOF,
 	SOURCE_ERROR, /* reported on stderr */
 } source_event;
