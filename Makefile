@@ -20,34 +20,37 @@ TEST_SRC := $(wildcard tests/test_*.c)
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS   += -DKUNIQ_VERSION=\"$(VERSION)\"
 
-# $(1) = output dir, $(2) = extra flags
+# $(1) = output dir, $(2) = extra flags, $(3) = compiler
 define variant
 $(1)/obj/%.o: src/%.c $(wildcard src/*.h) | $(1)/obj
-	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
+	$(3) $$(CFLAGS) $(2) -c $$< -o $$@
 $(1)/obj/tools/%.o: tools/%.c $(wildcard src/*.h) | $(1)/obj/tools
-	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
+	$(3) $$(CFLAGS) $(2) -c $$< -o $$@
 $(1)/obj/tests/%.o: tests/%.c $(wildcard src/*.h tests/*.h) | $(1)/obj/tests
-	$$(CC) $$(CFLAGS) $(2) -Itests -c $$< -o $$@
+	$(3) $$(CFLAGS) $(2) -Itests -c $$< -o $$@
 $(1)/kuniq: $(1)/obj/main.o $(CORE_SRC:src/%.c=$(1)/obj/%.o)
-	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+	$(3) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/kuniq-%: $(1)/obj/tools/%.o $(CORE_SRC:src/%.c=$(1)/obj/%.o)
-	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+	$(3) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/tests/%: $(1)/obj/tests/%.o $(CORE_SRC:src/%.c=$(1)/obj/%.o) | $(1)/tests
-	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS) -lcmocka
+	$(3) $(2) -o $$@ $$^ $$(LDLIBS) -lcmocka
 $(1)/obj $(1)/obj/tools $(1)/obj/tests $(1)/tests:
 	mkdir -p $$@
 endef
 
-$(eval $(call variant,build,))
-$(eval $(call variant,build/asan,$(SAN)))
+$(eval $(call variant,build,,$$(CC)))
+$(eval $(call variant,build/asan,$(SAN),$$(CC)))
+$(eval $(call variant,build/clang,,clang))
 
 PROGS      = build/kuniq $(TOOL_SRC:tools/%.c=build/kuniq-%)
 UNIT_TESTS = $(TEST_SRC:tests/%.c=build/asan/tests/%)
 TEST_STEPS :=
 
-.PHONY: all asan deps test unit e2e demo format format-check clean
+.PHONY: all asan clang deps test unit e2e demo format format-check clean
 all: $(PROGS)
 asan: build/asan/kuniq $(UNIT_TESTS)
+# the whole tree must also build warning-free with clang
+clang: build/clang/kuniq $(TOOL_SRC:tools/%.c=build/clang/kuniq-%) $(TEST_SRC:tests/%.c=build/clang/tests/%)
 
 deps:
 	scripts/deps.sh
@@ -59,7 +62,7 @@ e2e: all asan
 	python3 -m pytest -q tests/e2e
 
 test: deps
-	$(MAKE) all asan
+	$(MAKE) all asan clang
 	$(MAKE) format-check unit e2e $(TEST_STEPS)
 
 demo: deps
