@@ -4,6 +4,8 @@ Every test also asserts that the stream exercised what it is about."""
 import json
 import os
 
+import pytest
+
 import oracle
 from conftest import ROOT, brute_force, read_lines, valid_frames
 
@@ -225,3 +227,37 @@ def test_summary_shape(e2e):
     assert s["frames_valid"] == s["frames_read"] - sum(s["rejected"].values())
     for r in k.records:
         assert list(r)[:1] == ["window"] and json.dumps(r)
+
+
+def cpu_has_avx2():
+    try:
+        return " avx2" in open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+
+
+def test_parsers_agree(e2e):
+    """--parser scalar and --parser avx2 (when the CPU has it) on the same bad-input stream."""
+    path = e2e.gen(count=30000, rate=100, users=2000, frame_size=400, malformed_prob=0.1,
+                   string_ts_prob=0.2, float_ts_prob=0.1, seed=9)
+    scalar, _ = e2e.compare(["--parser", "scalar", "-w", "minute,hour"], [path])
+    if not cpu_has_avx2():
+        pytest.skip("this CPU has no AVX2: only the scalar parser was compared")
+    avx2, _ = e2e.compare(["--parser", "avx2", "-w", "minute,hour"], [path])
+    assert avx2.records == scalar.records
+
+
+def test_counting_modes(e2e):
+    """auto switches to the sketch past --exact-limit (n > limit); approx stays within its
+    stated error (the comparison allows 6 x error)."""
+    lines = [b'{"uid":"u%d","ts":%d}' % (i, T0) for i in range(5000)]
+    lines += [b'{"uid":"u%d","ts":%d}' % (i, T0 + 60) for i in range(5001)]
+    path = e2e.write("limit.jsonl", b"\n".join(lines) + b"\n")
+    k, _ = e2e.compare(["--exact-limit", "5000"], [path])
+    assert [r["exact"] for r in k.records] == [True, False]
+    assert k.records[1]["error"] > 0
+    path = e2e.gen(count=200000, rate=1000, users=0, frame_size=100, seed=10)
+    k, _ = e2e.compare(["--mode", "approx", "-w", "minute,hour"], [path])
+    assert all(not r["exact"] and r["error"] > 0 for r in k.records)
+    k, _ = e2e.compare(["--mode", "exact", "-w", "minute,hour", "--exact-limit", "10"], [path])
+    assert all(r["exact"] for r in k.records)
