@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)j.cp[k], trials, 100 * s.bias, 100 * s.bias_se, 100 * s.rsd,
 		    100 * theory, s.rsd / theory, 100 * s.p99, 100 * s.max);
 		if (out)
-			fprintf(out, "ell,%d,%zu,%llu,%d,%.8g,%.8g,%.8g,%.8g,%.8g,%.8g\n",
+			fprintf(out, "kuniq-ell,%d,%zu,%llu,%d,%.8g,%.8g,%.8g,%.8g,%.8g,%.8g\n",
 			        precision, bytes, (unsigned long long)j.cp[k], trials, s.bias,
 			        s.bias_se, s.rsd, theory, s.p99, s.max);
 	}

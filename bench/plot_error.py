@@ -14,7 +14,7 @@ import math
 import sys
 
 W, H = 760, 470
-L, R, T, B = 70, 230, 40, 60  # margins: the legend sits in the right margin
+L, R, T, B = 70, 230, 40, 70  # margins: the legend sits in the right margin
 COLORS = ["#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e"]
 
 
@@ -57,8 +57,9 @@ def main():
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
            f'font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
-           f'<text x="{L}" y="22" font-size="14">Relative error of distinct counts vs '
-           f'cardinality (solid: observed RSD, dashed: theory, dotted: p99 |error|)</text>']
+           f'<text x="{L}" y="22" font-size="14">Relative error of distinct counts vs cardinality</text>',
+           f'<text x="{L}" y="{H - 4}" fill="#555">solid: observed relative std. deviation; '
+           f'dashed: theoretical RSE; dotted: 99th percentile of |relative error|</text>']
     # grid and axes
     for e in range(int(xmin), int(xmax) + 1):
         x = px(10 ** e)
@@ -72,7 +73,7 @@ def main():
         out.append(f'<text x="{L - 8}" y="{y + 4:.1f}" text-anchor="end">{v:.1f}%</text>')
         v += step
     out.append(f'<rect x="{L}" y="{T}" width="{W - L - R}" height="{H - T - B}" fill="none" stroke="#333"/>')
-    out.append(f'<text x="{(L + W - R) / 2}" y="{H - 18}" text-anchor="middle">'
+    out.append(f'<text x="{(L + W - R) / 2}" y="{H - 26}" text-anchor="middle">'
                f'distinct items n (log scale)</text>')
     out.append(f'<text transform="translate(18,{(T + H - B) / 2}) rotate(-90)" '
                f'text-anchor="middle">relative error</text>')

@@ -37,3 +37,13 @@ bench-sketch: build/bench/counter-sketch build/bench/counter-redis
 .PHONY: bench-plot
 bench-plot:
 	python3 bench/plot_error.py $(wildcard $(BENCH_OUT)/error-p1?.csv $(BENCH_OUT)/redis-*.csv) > docs/counting-error.svg
+
+# libFuzzer target for counter_deserialize (clang); not part of make test.
+FUZZ_COUNTER_TIME ?= 60
+build/fuzz/fuzz-counter: fuzz/fuzz_counter.c src/counter.c src/exactset.c src/exaloglog.c src/counter.h src/exactset.h src/exaloglog.h
+	mkdir -p build/fuzz
+	clang -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -fsanitize=fuzzer,address,undefined -o $@ fuzz/fuzz_counter.c src/counter.c src/exactset.c src/exaloglog.c -lxxhash -lm
+.PHONY: fuzz-counter
+fuzz-counter: build/fuzz/fuzz-counter
+	mkdir -p build/fuzz/counter-corpus
+	build/fuzz/fuzz-counter -max_total_time=$(FUZZ_COUNTER_TIME) -max_len=70000 build/fuzz/counter-corpus
