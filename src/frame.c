@@ -64,8 +64,12 @@ int frame_parser_init(frame_parser *p, const char *uid_key, const char *ts_key, 
 
 frame_status frame_parse(const frame_parser *p, const char *buf, size_t len, frame *out)
 {
-	if (p->impl == FRAME_IMPL_AVX2)
-		return frame_parse_avx2(p, buf, len, out);
+	if (p->impl == FRAME_IMPL_AVX2) {
+		frame_status st = frame_parse_avx2(p, buf, len, out);
+		if (st != FRAME_NOT_JSON)
+			return st;
+		/* invalid: the scalar parser tells not_json from too_deep (frame_avx2.c) */
+	}
 	return frame_parse_scalar(p, buf, len, out);
 }
 
@@ -172,19 +176,44 @@ static bool escaped_key_equals(const uint8_t *k, size_t len, const char *want, s
 	return w == wlen;
 }
 
+bool frame_key_equals(const uint8_t *key, size_t len, bool escaped, const char *name,
+                      size_t name_len)
+{
+	if (!escaped)
+		return len == name_len && memcmp(key, name, len) == 0;
+	return escaped_key_equals(key, len, name, name_len);
+}
+
+bool frame_key_matches(const uint8_t *raw, const uint8_t *end, const char *name, size_t name_len)
+{
+	size_t w = 0;
+	while (raw < end) {
+		uint8_t tmp[4];
+		size_t n = 1;
+		if (*raw == '"')
+			return w == name_len;
+		if (*raw != '\\') {
+			tmp[0] = *raw++;
+		} else {
+			if (end - raw < 6 && (end - raw < 2 || raw[1] == 'u'))
+				return false; /* a cut escape: the frame is invalid anyway */
+			n = decode_escape(&raw, end, tmp);
+			if (n == 0)
+				return false;
+		}
+		if (name_len - w < n || memcmp(name + w, tmp, n) != 0)
+			return false;
+		w += n;
+	}
+	return false;
+}
+
 unsigned frame_match_key(const frame_parser *p, const uint8_t *key, size_t len, bool escaped)
 {
 	unsigned m = 0;
-	if (!escaped) {
-		if (len == p->uid_key_len && memcmp(key, p->uid_key, len) == 0)
-			m |= FIELD_UID;
-		if (len == p->ts_key_len && memcmp(key, p->ts_key, len) == 0)
-			m |= FIELD_TS;
-		return m;
-	}
-	if (escaped_key_equals(key, len, p->uid_key, p->uid_key_len))
+	if (frame_key_equals(key, len, escaped, p->uid_key, p->uid_key_len))
 		m |= FIELD_UID;
-	if (escaped_key_equals(key, len, p->ts_key, p->ts_key_len))
+	if (frame_key_equals(key, len, escaped, p->ts_key, p->ts_key_len))
 		m |= FIELD_TS;
 	return m;
 }

@@ -27,6 +27,15 @@ typedef struct frame_fields {
 	int64_t ts;
 } frame_fields;
 
+/* Does the raw key (body between the quotes, a valid JSON string body) decode to name? escaped:
+ * the raw key holds a backslash. */
+bool frame_key_equals(const uint8_t *key, size_t len, bool escaped, const char *name,
+                      size_t name_len);
+
+/* Does the string whose body starts at raw (just after its opening quote) decode to name? Reads
+ * up to the closing quote, never at or past end; the answer only matters for valid frames. */
+bool frame_key_matches(const uint8_t *raw, const uint8_t *end, const char *name, size_t name_len);
+
 /* Returns FIELD_* bits naming the key whose raw bytes (between the quotes) are key[0..len).
  * escaped: the raw key holds a backslash (then it is decoded before comparing). The raw key must
  * already be a valid JSON string body. */
@@ -46,6 +55,43 @@ void frame_fields_other(frame_fields *f, unsigned which);
 
 /* Final status for a frame that is valid JSON. top_is_object: the top-level value is an object. */
 frame_status frame_fields_finish(const frame_fields *f, bool top_is_object, frame *out);
+
+static inline bool frame_is_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Scans a number starting at s. Returns a pointer past it, or NULL when malformed. */
+static inline const uint8_t *frame_scan_number(const uint8_t *s, const uint8_t *end)
+{
+	s += s < end && *s == '-';
+	if (s >= end)
+		return NULL;
+	if (*s == '0') {
+		s++;
+	} else if (frame_is_digit(*s)) {
+		while (s < end && frame_is_digit(*s))
+			s++;
+	} else {
+		return NULL;
+	}
+	if (s < end && *s == '.') {
+		s++;
+		if (s >= end || !frame_is_digit(*s))
+			return NULL;
+		while (s < end && frame_is_digit(*s))
+			s++;
+	}
+	if (s < end && (*s | 0x20) == 'e') {
+		s++;
+		s += s < end && (*s == '+' || *s == '-');
+		if (s >= end || !frame_is_digit(*s))
+			return NULL;
+		while (s < end && frame_is_digit(*s))
+			s++;
+	}
+	return s;
+}
 
 /* The implementations. Same contract as frame_parse. */
 frame_status frame_parse_scalar(const frame_parser *p, const char *buf, size_t len, frame *out);

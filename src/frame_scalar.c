@@ -148,38 +148,6 @@ static const uint8_t *scan_string(const uint8_t *s, const uint8_t *end, bool *es
 	}
 }
 
-/* Scans a number starting at s. Returns a pointer past it, or NULL when malformed. */
-static const uint8_t *scan_number(const uint8_t *s, const uint8_t *end)
-{
-	s += s < end && *s == '-';
-	if (s >= end)
-		return NULL;
-	if (*s == '0') {
-		s++;
-	} else if (is_digit(*s)) {
-		while (s < end && is_digit(*s))
-			s++;
-	} else {
-		return NULL;
-	}
-	if (s < end && *s == '.') {
-		s++;
-		if (s >= end || !is_digit(*s))
-			return NULL;
-		while (s < end && is_digit(*s))
-			s++;
-	}
-	if (s < end && (*s | 0x20) == 'e') {
-		s++;
-		s += s < end && (*s == '+' || *s == '-');
-		if (s >= end || !is_digit(*s))
-			return NULL;
-		while (s < end && is_digit(*s))
-			s++;
-	}
-	return s;
-}
-
 static bool literal(const uint8_t *s, const uint8_t *end, const char *word, size_t n)
 {
 	return (size_t)(end - s) >= n && memcmp(s, word, n) == 0;
@@ -253,7 +221,7 @@ value: /* s: first byte of a value (whitespace skipped) */
 			frame_fields_other(&f, want);
 		break;
 	default:
-		q = scan_number(s, end);
+		q = frame_scan_number(s, end);
 		if (!q)
 			return FRAME_NOT_JSON;
 		if (want)

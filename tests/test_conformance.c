@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "frame_internal.h"
 
 #define SUITE_DIR "../shared/conformance/JSONTestSuite/test_parsing"
 #define REGRESSION_DIR "fuzz/regressions"
@@ -116,6 +117,15 @@ static frame_status parse_all(const char *data, size_t len, const char *what, bo
 			continue;
 		frame f;
 		frame_status st = frame_parse(&p, b, len, &f);
+		if (impls[i] == FRAME_IMPL_AVX2) {
+			/* the AVX2 verdict before frame_parse's scalar fallback for invalid frames
+			 */
+			frame_status raw = frame_parse_avx2(&p, b, len, &f);
+			bool invalid = st == FRAME_NOT_JSON || st == FRAME_TOO_DEEP;
+			if (invalid ? raw != FRAME_NOT_JSON : raw != st)
+				fail_msg("%s: AVX2 path alone says %s, the frame is %s", what,
+				         frame_status_name(raw), frame_status_name(st));
+		}
 		if (first == FRAME_STATUS_COUNT)
 			first = st;
 		else if (st != first)

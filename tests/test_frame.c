@@ -17,8 +17,21 @@
 #include <string.h>
 
 #include "frame.h"
+#include "frame_internal.h"
 
 static const uint8_t paddings[] = {0x00, '"', '}', ']', ' ', 0xFF, '\\', '0'};
+
+/* The AVX2 path's own verdict (before frame_parse's scalar fallback for invalid frames) must be
+ * FRAME_NOT_JSON exactly when the frame is invalid, and the final status otherwise. */
+static void check_avx2_raw(const frame_parser *p, const uint8_t *b, size_t len, frame_status want)
+{
+	frame f;
+	frame_status raw = frame_parse_avx2(p, (const char *)b, len, &f);
+	bool invalid = want == FRAME_NOT_JSON || want == FRAME_TOO_DEEP;
+	if (invalid ? raw != FRAME_NOT_JSON : raw != want)
+		fail_msg("AVX2 path alone says %s, the frame is %s", frame_status_name(raw),
+		         frame_status_name(want));
+}
 
 /* Parses data[0..len) with the given keys; checks that all implementations and paddings agree.
  * On FRAME_OK, out->uid points into data. */
@@ -51,6 +64,8 @@ static frame_status parse_keys(const char *uid_key, const char *ts_key, const vo
 				fail_msg("impl %d padding 0x%02x: %s, first parse said %s",
 				         impls[i], paddings[k], frame_status_name(st),
 				         frame_status_name(first));
+			if (impls[i] == FRAME_IMPL_AVX2)
+				check_avx2_raw(&p, b, len, st);
 			if (st == FRAME_OK) {
 				assert_ptr_equal(f.uid, ref.uid);
 				assert_int_equal(f.uid_len, ref.uid_len);
@@ -127,8 +142,15 @@ static void test_init(void **state)
 	assert_int_equal(frame_parser_init(&p, "uid", "ts", FRAME_IMPL_SCALAR), 0);
 	assert_int_equal(p.impl, FRAME_IMPL_SCALAR);
 	assert_int_equal(frame_parser_init(&p, "uid", "ts", (frame_impl)77), -1);
-	if (frame_parser_init(&p, "uid", "ts", FRAME_IMPL_AVX2) == 0)
+	__builtin_cpu_init();
+	bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
+	            __builtin_cpu_supports("bmi2");
+	assert_int_equal(frame_parser_init(&p, "uid", "ts", FRAME_IMPL_AVX2), avx2 ? 0 : -1);
+	if (avx2) {
 		assert_int_equal(p.impl, FRAME_IMPL_AVX2);
+		assert_int_equal(frame_parser_init(&p, "uid", "ts", FRAME_IMPL_AUTO), 0);
+		assert_int_equal(p.impl, FRAME_IMPL_AVX2);
+	}
 }
 
 static void test_valid_basic(void **state)
