@@ -33,7 +33,7 @@ static const char usage_text[] =
     "Counting:\n"
     "      --mode MODE         exact|approx|auto (default auto)\n"
     "      --exact-limit N     auto: distinct users counted exactly per window (1000000)\n"
-    "      --precision P       sketch precision (default: the sketch's default)\n"
+    "      --precision P       sketch precision 4..18: 2^P registers of 4 bytes (default 12)\n"
     "Kafka:\n"
     "      --brokers LIST      read frames from Kafka (bootstrap servers)\n"
     "      --topic NAME        input topic\n"
@@ -264,7 +264,7 @@ static bool apply(cli_config *c, int opt, char *arg)
 		e->counter.exact_limit = (uint64_t)v;
 		return ok;
 	case OPT_PRECISION:
-		ok = parse_int("precision", arg, 4, 26, &v);
+		ok = parse_int("precision", arg, COUNTER_MIN_PRECISION, COUNTER_MAX_PRECISION, &v);
 		e->counter.precision = (int)v;
 		return ok;
 	case OPT_BROKERS:
