@@ -5,6 +5,8 @@ import calendar
 import gzip
 import os
 
+import pytest
+
 from conftest import brute_force, valid_frames
 
 ALL = "minute,hour,day,week,month,year"
@@ -109,3 +111,28 @@ def test_gzip_concatenated_members_and_empty(e2e):
         f.write(gzip.compress(b""))
     k, _ = e2e.compare([], [p, e])
     assert [(r["uniques"], r["frames"]) for r in k.records] == [(2, 2)]
+
+
+ZONES = ["America/Sao_Paulo",    # DST began at local midnight: days starting at 01:00
+         "Pacific/Apia",         # skipped 2011-12-30 entirely
+         "Australia/Lord_Howe",  # 30-minute DST shift
+         "Asia/Kolkata",         # +05:30, no DST
+         "America/St_Johns",     # -03:30 / -02:30
+         "Europe/London",        # +00:00 in winter
+         "Asia/Tehran",          # +03:30, DST until 2022
+         "America/Havana"]       # DST changes at midnight
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_unusual_time_zones(e2e, tz):
+    # 2011-2016, one frame per 3000 s; --max-ahead keeps every step a normal frame
+    path = e2e.gen(count=63000, rate=1, step=3000, users=2000, frame_size=100, seed=35,
+                   start=ts_of(2011, 1, 1))
+    k, _ = e2e.compare(["-w", "day,week,month,year", "--tz", tz, "--max-ahead", "10000"],
+                       [path])
+    assert len(k.by_kind("year")) >= 6
+    lengths = {r["end"] - r["start"] for r in k.by_kind("day")}
+    if tz in ("Asia/Kolkata",):
+        assert lengths == {86400}
+    else:
+        assert len(lengths) > 1
