@@ -236,6 +236,41 @@ class Reader(threading.Thread):
         self.q.put(None)
 
 
+def records_until(reader, pred, deadline):
+    got = []
+    while not any(pred(r) for _, r in got):
+        item = reader.q.get(timeout=max(deadline - time.monotonic(), 0.01))
+        assert item is not None, "kuniq ended early"
+        got.append(item)
+    return got
+
+
+def test_idle_timeout_during_startup(e2e, kuniq_bin):
+    """Fewer than --jump-confirm frames, then a pause: the start-up buffer is released by the
+    idle timeout and the minute is emitted (section 3, step 1; section 6)."""
+    T0 = ts_of(2016, 7, 11, 13, 39)
+    frames = [b'{"uid":"u%d","ts":%d}' % (i, T0 + 7 * i) for i in range(5)]
+    p = subprocess.Popen([kuniq_bin, "-w", "minute,hour", "--idle-timeout", "2"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader = Reader(p.stdout)
+    reader.start()
+    try:
+        p.stdin.write(b"\n".join(frames) + b"\n")
+        p.stdin.flush()
+        stopped = time.monotonic()
+        got = records_until(reader, lambda r: r["window"] == "hour", stopped + 30)
+        arrived = max(t for t, _ in got)
+        assert arrived - stopped <= 3.0, "emitted %.2f s after the pause" % (arrived - stopped)
+        p.stdin.close()
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0
+    assert [(r["window"], r["uniques"], r["final"]) for _, r in got] == [
+        ("minute", 5, True), ("hour", 5, True)]
+
+
 def test_idle_timeout_emits_the_last_minute(e2e, kuniq_bin):
     T0 = ts_of(2016, 7, 11, 13, 39)
     frames = [b'{"uid":"u%d","ts":%d}' % (i % 50, T0 + i // 4) for i in range(4 * 150)]
