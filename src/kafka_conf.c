@@ -39,7 +39,8 @@ double kafka_wall(void)
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	if (level > 7)
+	/* connection failures also reach the error callbacks, which report outages once */
+	if (level > 7 || strcmp(fac, "FAIL") == 0)
 		return;
 	kafka_log("%s%s: %s", level <= 3 ? "error: " : level <= 4 ? "warning: " : "", fac, buf);
 }

@@ -33,6 +33,8 @@
 #define POLL_MS 100
 #define COMMIT_EVERY_S 1.0
 #define REMIND_EVERY_S 10.0
+#define PROBE_EVERY_S 2.0
+#define PROBE_TIMEOUT_MS 1000
 #define FLUSH_ON_REVOKE_MS 10000
 #define FLUSH_AT_EXIT_MS 30000
 
@@ -65,8 +67,10 @@ typedef struct ksrc {
 	double next_commit;
 	/* outage reporting */
 	bool down;
-	double down_since, down_reminded;
-	int last_err;
+	double down_since, down_reminded, down_probed;
+	bool suspect; /* a connection was lost: probe the brokers */
+	char suspect_reason[256];
+	int last_err; /* consumer error events: same error again is logged after 10 s */
 	double last_err_at;
 	kafka_source_stats st;
 } ksrc;
@@ -224,8 +228,11 @@ static int commit_now(ksrc *k, const rd_kafka_topic_partition_list_t *only, int 
 
 /* ---- rebalancing ---------------------------------------------------------------------------- */
 
+static void came_back(ksrc *k);
+
 static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 {
+	came_back(k); /* an assignment needs the group coordinator */
 	for (int i = 0; i < l->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &l->elems[i];
 		part *p = part_get(k, tp->partition, true);
@@ -266,14 +273,18 @@ static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
 		}
 		p->assigned = false;
 		p->at_eof = false;
-		set_idle(k, p, true);
+		/* idle: it holds nobody back while another consumer has it. Not at exit: results
+		 * emitted after the final flush would be lost */
+		if (!k->closing)
+			set_idle(k, p, true);
 		k->st.revoked++;
 	}
 	if (k->closing)
 		return;
 	kafka_log("%s %d partition(s) of %s%s", lost ? "lost" : "revoked", l->cnt, k->topic,
-	          held ? "; their counted frames stay in this process's windows: a consumer "
-	                 "taking them over reads them again from the committed offsets"
+	          held ? "; frames read past their committed offsets stay counted here (this "
+	                 "process resumes after them if the partitions come back; another consumer "
+	                 "would read and count them again)"
 	               : "");
 }
 
@@ -315,7 +326,7 @@ static void went_down(ksrc *k, const char *reason)
 	if (k->down)
 		return;
 	k->down = true;
-	k->down_since = k->down_reminded = kafka_now();
+	k->down_since = k->down_reminded = k->down_probed = kafka_now();
 	kafka_log(
 	    "brokers %s unreachable (%s): waiting for them, reconnecting with backoff; results "
 	    "and commits resume when they are back",
@@ -344,14 +355,17 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		k->rc = 1;
 		return;
 	}
-	if (k->down && (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE))
-		return; /* already reported; reminders follow */
-	double now = kafka_now();
-	if (err == k->last_err && now - k->last_err_at < REMIND_EVERY_S)
-		return;
-	k->last_err = err;
-	k->last_err_at = now;
-	kafka_log("%s: %s", rd_kafka_err2name(err), reason);
+	if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE) {
+		if (k->down)
+			return; /* already reported; reminders follow */
+		/* a lost connection: the main loop probes whether any broker still answers (not
+		 * every disconnection is an outage; librdkafka does not always say "all down") */
+		k->suspect = true;
+		snprintf(k->suspect_reason, sizeof k->suspect_reason, "%s", reason);
+	}
+	kafka_log("%s: %s",
+	          err == RD_KAFKA_RESP_ERR__TRANSPORT ? "connection" : rd_kafka_err2name(err),
+	          reason);
 }
 
 /* An error or event delivered in place of a message. */
@@ -425,9 +439,38 @@ static void tick(ksrc *k, double now)
 		engine_wall_tick(k->eng, (int64_t)kafka_wall());
 }
 
-static void remind(ksrc *k, double now)
+/* True when some broker answers a metadata request within PROBE_TIMEOUT_MS. */
+static bool probe(ksrc *k)
 {
-	if (k->down && now - k->down_reminded >= REMIND_EVERY_S) {
+	const struct rd_kafka_metadata *md = NULL;
+	if (rd_kafka_metadata(k->rk, 0, NULL, &md, PROBE_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return false;
+	rd_kafka_metadata_destroy(md);
+	return true;
+}
+
+/* Outages: after a lost connection, a probe tells whether the brokers are down; while they
+ * are, a probe every PROBE_EVERY_S (an idle consumer gets no other sign that they are back)
+ * and a reminder every REMIND_EVERY_S. */
+static void outages(ksrc *k, double now)
+{
+	if (k->suspect && !k->down) {
+		k->suspect = false;
+		if (!probe(k))
+			went_down(k, k->suspect_reason);
+		return;
+	}
+	k->suspect = false;
+	if (!k->down)
+		return;
+	if (now - k->down_probed >= PROBE_EVERY_S) {
+		k->down_probed = now;
+		if (probe(k)) {
+			came_back(k);
+			return;
+		}
+	}
+	if (now - k->down_reminded >= REMIND_EVERY_S) {
 		k->down_reminded = now;
 		kafka_log("still waiting for brokers %s (unreachable for %.0f s)", k->cfg->brokers,
 		          now - k->down_since);
@@ -509,7 +552,7 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 		}
 		tick(k, now);
 		maybe_commit(k, now);
-		remind(k, now);
+		outages(k, now);
 	}
 	rd_kafka_queue_destroy(q);
 }
@@ -556,6 +599,8 @@ int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
 	k.closing = true;
 	rd_kafka_consumer_close(k.rk);
 	rd_kafka_destroy(k.rk);
+	if (out && kafka_sink_flush(out, FLUSH_ON_REVOKE_MS) != 0 && k.rc == 0)
+		k.rc = 1; /* nothing should be left; reported by the flush */
 	print_stats(&k);
 	free(k.parts);
 	free(k.scratch);
