@@ -321,3 +321,18 @@ def test_idle_timeout_emits_the_last_minute(e2e, kuniq_bin):
     assert [tuple(r[f] for f in fields) for _, r in got] == \
         [tuple(r[f] for f in fields) for r in pl.records]
     assert summary["late"] == osum["late"] == {"minute": 3}
+
+
+def test_late_update_creates_a_window_that_had_no_frame(e2e):
+    """A late frame for a minute that never had a frame creates it (revision 0); a late frame
+    for an emitted minute revises it (revision 1); both at the next advance of G."""
+    T0 = ts_of(2016, 7, 11, 13, 39)
+    lines = [b'{"uid":"a%d","ts":%d}' % (i, T0 + i) for i in range(30)]
+    lines += [b'{"uid":"b%d","ts":%d}' % (i, T0 + 200 + i) for i in range(30)]
+    lines += [b'{"uid":"late","ts":%d}' % (T0 + 70), b'{"uid":"late2","ts":%d}' % (T0 + 10)]
+    lines += [b'{"uid":"c%d","ts":%d}' % (i, T0 + 240 + i) for i in range(30)]
+    path = e2e.write("created.jsonl", b"\n".join(lines) + b"\n")
+    k, _ = e2e.compare(["--late", "update"], [path])
+    got = [(r["start"] - T0, r["uniques"], r["revision"], r["late"]) for r in k.records]
+    assert got == [(0, 30, 0, 0), (0, 31, 1, 2), (60, 1, 0, 2), (180, 30, 0, 2),
+                   (240, 30, 0, 2)]
