@@ -10,3 +10,33 @@ conformance: build/asan/tests/test_conformance
 	build/asan/tests/test_conformance --report
 
 TEST_STEPS += conformance
+
+# ---- differential fuzzing (fuzz/fuzz_frame.cc: scalar vs AVX2 vs jansson vs simdjson) ----
+FUZZ_CC    ?= clang
+FUZZ_CXX   ?= clang++
+FUZZ_TIME  ?= 1800
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FRAME_SRC  := src/frame.c src/frame_scalar.c src/frame_avx2.c
+FUZZ_ARGS   = -max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=fuzz/frame.dict \
+	      -artifact_prefix=build/fuzz/frame/artifacts/ -print_final_stats=1 \
+	      build/fuzz/frame/corpus build/fuzz/frame/seed fuzz/regressions
+
+build/fuzz/frame/obj/%.o: src/%.c $(wildcard src/frame*.h) | build/fuzz/frame/obj
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(FUZZ_FLAGS) \
+		-fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/fuzz_frame: fuzz/fuzz_frame.cc $(FRAME_SRC:src/%.c=build/fuzz/frame/obj/%.o)
+	$(FUZZ_CXX) -std=c++17 -Wall -Wextra -Werror -Isrc $(FUZZ_FLAGS) -fsanitize=fuzzer \
+		$^ -o $@ -lsimdjson -ljansson
+build/fuzz/frame/seed/.done: fuzz/seeds.sh build/kuniq-gen
+	fuzz/seeds.sh build/fuzz/frame/seed
+	touch $@
+build/fuzz/frame/obj build/fuzz/frame/corpus build/fuzz/frame/artifacts:
+	mkdir -p $@
+
+.PHONY: fuzz fuzz-ci
+fuzz-ci: build/fuzz/fuzz_frame build/fuzz/frame/seed/.done | build/fuzz/frame/corpus build/fuzz/frame/artifacts
+	build/fuzz/fuzz_frame -max_total_time=60 $(FUZZ_ARGS)
+fuzz: build/fuzz/fuzz_frame build/fuzz/frame/seed/.done | build/fuzz/frame/corpus build/fuzz/frame/artifacts
+	build/fuzz/fuzz_frame -max_total_time=$(FUZZ_TIME) $(FUZZ_ARGS)
+
+TEST_STEPS += fuzz-ci

@@ -188,6 +188,10 @@ TARGET static uint32_t classify_chunk(stage1 *s)
 	const uint8_t *buf = s->buf;
 	const size_t len = s->len;
 	size_t pos = s->pos;
+	if (pos >= len) { /* called again after the end: the sentinel again */
+		s->idx[0] = (uint32_t)len;
+		return 1;
+	}
 	const size_t stop = len - pos > CHUNK_BLOCKS * 64 ? pos + CHUNK_BLOCKS * 64 : len;
 	uint64_t prev_x = s->prev_x, prev_in_string = s->prev_in_string;
 	uint64_t prev_scalar = s->prev_scalar, err = s->err, prev_nonascii = s->prev_nonascii;
@@ -326,7 +330,7 @@ static const uint8_t *string_end(const uint8_t *buf, uint32_t pos, uint32_t next
 /* Next structural position into x; classifies the next chunk when the current one is used up. */
 #define NEXT(x)                                                                                    \
 	do {                                                                                       \
-		if (cur == lim) {                                                                  \
+		while (cur == lim) { /* a chunk can be all string */                               \
 			lim = st.idx + classify_chunk(&st);                                        \
 			cur = st.idx;                                                              \
 		}                                                                                  \

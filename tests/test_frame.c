@@ -491,6 +491,69 @@ static void test_long_frame(void **state)
 	expect_ok(buf, "a3f0123456789abcd", 1468244384);
 }
 
+/* Every pattern at every alignment against the 64-byte blocks of the AVX2 path. */
+static void test_block_boundaries(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *v;
+		frame_status want;
+	} pats[] = {
+	    {"\"\\u00e9\\ud83d\\ude00\"", FRAME_OK},
+	    {"\"\\\\\\\\\\\"\"", FRAME_OK},
+	    {"\"\\\\\"", FRAME_OK},
+	    {"\"\xd0\x9f\xf0\x9f\x98\x80\xe2\x82\xac\"", FRAME_OK},
+	    {"[1.5e-3,true,null,{\"a\":[]},false,-0]", FRAME_OK},
+	    {"\"\\u00g9\"", FRAME_NOT_JSON},
+	    {"\"\\ud83\"", FRAME_NOT_JSON},
+	    {"\"\\q\"", FRAME_NOT_JSON},
+	    {"\"\xe2\x82\"", FRAME_NOT_JSON},
+	    {"\"\xed\xa0\x80\"", FRAME_NOT_JSON},
+	    {"\"a\x01\"", FRAME_NOT_JSON},
+	    {"\"\\\\\\\"", FRAME_NOT_JSON},
+	    {"tru", FRAME_NOT_JSON},
+	    {"[1.]", FRAME_NOT_JSON},
+	    {"1\"", FRAME_NOT_JSON},
+	};
+	char buf[512];
+	for (int shift = 0; shift < 140; shift++)
+		for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
+			int n = sprintf(buf, "{\"uid\":\"u\",\"ts\":1,\"p\":\"%*s\",\"x\":%s}",
+			                shift, "", pats[i].v);
+			frame f;
+			frame_status st = parse_n(buf, (size_t)n, &f);
+			if (st != pats[i].want)
+				fail_msg("shift %d, %s: got %s", shift, pats[i].v,
+				         frame_status_name(st));
+		}
+}
+
+/* Strings longer than the AVX2 path's chunk of blocks, so that whole chunks hold no structural. */
+static void test_long_strings(void **state)
+{
+	(void)state;
+	static const char *units[] = {"a", "[", "]",    "{",    "}",       ",",
+	                              ":", " ", "\\\\", "\\\"", "\xd0\x9f"};
+	static const size_t lens[] = {900,  1000, 1020, 1023, 1024, 1025, 1030,
+	                              2040, 2047, 2048, 2049, 3000, 5000, 70000};
+	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+		char *b = malloc(lens[k] + 128);
+		assert_non_null(b);
+		size_t w = (size_t)sprintf(b, "{\"uid\":\"u\",\"s\":\"");
+		for (size_t i = 0; w < lens[k]; i++)
+			w += (size_t)sprintf(b + w, "%s", units[i % 11]);
+		size_t body_end = w;
+		frame f;
+		w = body_end + (size_t)sprintf(b + body_end, "\",\"ts\":1}");
+		expect_ok(b, "u", 1);
+		w = body_end + (size_t)sprintf(b + body_end, "\",\"ts\":[1]}");
+		assert_int_equal(parse_n(b, w, &f), FRAME_BAD_TS);
+		b[20] = '\x01'; /* a control character early in the long string */
+		assert_int_equal(parse_n(b, w, &f), FRAME_NOT_JSON);
+		free(b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +573,8 @@ int main(void)
 	    cmocka_unit_test(test_depth),
 	    cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_long_frame),
+	    cmocka_unit_test(test_block_boundaries),
+	    cmocka_unit_test(test_long_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
