@@ -42,6 +42,9 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 	/* connection failures also reach the error callbacks, which report outages once */
 	if (level > 7 || strcmp(fac, "FAIL") == 0)
 		return;
+	/* a fresh broker's coordinators are loading: librdkafka retries by itself */
+	if (strcmp(fac, "GETPID") == 0 && strstr(buf, "retrying"))
+		return;
 	kafka_log("%s%s: %s", level <= 3 ? "error: " : level <= 4 ? "warning: " : "", fac, buf);
 }
 
