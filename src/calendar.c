@@ -7,10 +7,10 @@
  * Thursday, so the Monday-based weekday of day number d is (d + 3) mod 7.
  *
  * In another zone the C library's zone database does the work: localtime_r gives the local date
- * of ts, and mktime of that date's local midnight (with the DST flag left to the library) gives
- * the window start; the end is the next period's local midnight, so days are 23 or 25 hours
- * long across daylight-saving changes. The engine caches the current window per kind, so these
- * calls happen once per window, not once per frame.
+ * of ts; the window starts at the first second of that local date (found by a binary search
+ * over localtime_r, see local_midnight) and ends at the first second of the next period, so days
+ * are 23 or 25 hours long across daylight-saving changes. The engine caches the current window per
+ * kind, so these calls happen once per window, not once per frame.
  */
 #include "calendar.h"
 
@@ -101,15 +101,32 @@ static void utc_window(window_kind k, int64_t ts, int64_t *start, int64_t *end)
 	}
 }
 
-/* Local midnight of the given local date (fields normalised by mktime). */
+static long date_key(const struct tm *tm)
+{
+	return ((long)tm->tm_year * 16 + tm->tm_mon) * 32 + tm->tm_mday;
+}
+
+/* The first instant of the given local date (fields may be out of range: normalised like
+ * timegm). mktime is not used: for a midnight that happens twice (DST ending at 01:00) or not at
+ * all (DST starting at 00:00) its answer depends on earlier calls. Local dates grow with time
+ * and zone offsets stay within +-16 h, so a binary search over that span finds the first second
+ * whose local date is the wanted one. */
 static int64_t local_midnight(int year, int mon, int mday)
 {
-	struct tm tm = {0};
-	tm.tm_year = year;
-	tm.tm_mon = mon;
-	tm.tm_mday = mday;
-	tm.tm_isdst = -1;
-	return (int64_t)mktime(&tm);
+	struct tm want = {.tm_year = year, .tm_mon = mon, .tm_mday = mday};
+	int64_t lo = (int64_t)timegm(&want) - 16 * 3600, hi = lo + 32 * 3600;
+	long key = date_key(&want);
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		time_t t = (time_t)mid;
+		struct tm lt;
+		localtime_r(&t, &lt);
+		if (date_key(&lt) >= key)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
 }
 
 static void zone_window(window_kind k, int64_t ts, int64_t *start, int64_t *end)

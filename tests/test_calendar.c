@@ -98,6 +98,23 @@ static void test_zone_dst(void **state)
 	assert_int_equal(calendar_init(&cal, "../etc/passwd"), -1);
 }
 
+/* Havana: DST ends at 01:00 -> 00:00, so 2014-11-02 has two midnights; the day starts at the
+ * first, whatever calendar calls came before (mktime's answer would depend on them). */
+static void test_zone_double_midnight(void **state)
+{
+	(void)state;
+	calendar cal;
+	assert_int_equal(calendar_init(&cal, "America/Havana"), 0);
+	int64_t s, e;
+	for (int round = 0; round < 2; round++) {
+		calendar_window(&cal, WINDOW_MONTH, 1414902000, &s, &e);
+		assert_int_equal(s, 1414814400);
+		check(&cal, WINDOW_DAY, 1414902000, 1414900800, 1414990800);
+		check(&cal, WINDOW_DAY, 1414900800, 1414900800, 1414990800);
+		check(&cal, WINDOW_DAY, 1414900799, 1414814400, 1414900800);
+	}
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -117,6 +134,7 @@ int main(void)
 	    cmocka_unit_test(test_utc_known_dates),
 	    cmocka_unit_test(test_utc_against_libc),
 	    cmocka_unit_test(test_zone_dst),
+	    cmocka_unit_test(test_zone_double_midnight),
 	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
