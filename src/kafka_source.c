@@ -37,6 +37,7 @@
 #define PROBE_TIMEOUT_MS 1000
 #define FLUSH_ON_REVOKE_MS 10000
 #define FLUSH_AT_EXIT_MS 30000
+#define QUEUE_KBYTES "524288"
 
 typedef struct part {
 	int input; /* engine input; -1 until first assigned */
@@ -489,6 +490,12 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	    {"enable.auto.offset.store", "false"},
 	    {"enable.partition.eof", "true"},
 	    {"auto.offset.reset", cfg->from_beginning ? "earliest" : "latest"},
+	    /* librdkafka 2.0 stops fetching for up to 1 s once its prefetch queue reaches these
+	     * limits (fetch.queue.backoff.ms only came with 2.1): in a replay, where fetching
+	     * outruns parsing, the defaults (100000 messages, 64 MB) cost a 1 s stall every
+	     * 64 MB. The queue must hold about 1 s of frames; override with -X for less memory */
+	    {"queued.min.messages", "1000000"},
+	    {"queued.max.messages.kbytes", QUEUE_KBYTES},
 	};
 	char err[512];
 	rd_kafka_conf_t *conf =
