@@ -186,24 +186,24 @@ bool frame_key_equals(const uint8_t *key, size_t len, bool escaped, const char *
 
 bool frame_key_matches(const uint8_t *raw, const uint8_t *end, const char *name, size_t name_len)
 {
-	size_t w = 0;
+	const uint8_t *want = (const uint8_t *)name, *wend = want + name_len;
 	while (raw < end) {
-		uint8_t tmp[4];
-		size_t n = 1;
 		if (*raw == '"')
-			return w == name_len;
+			return want == wend;
 		if (*raw != '\\') {
-			tmp[0] = *raw++;
-		} else {
-			if (end - raw < 6 && (end - raw < 2 || raw[1] == 'u'))
-				return false; /* a cut escape: the frame is invalid anyway */
-			n = decode_escape(&raw, end, tmp);
-			if (n == 0)
+			if (want == wend || *want++ != *raw++)
 				return false;
+			continue;
 		}
-		if (name_len - w < n || memcmp(name + w, tmp, n) != 0)
+		if (end - raw < 6 && (end - raw < 2 || raw[1] == 'u'))
+			return false; /* a cut escape: the frame is invalid anyway */
+		uint8_t tmp[4];
+		size_t n = decode_escape(&raw, end, tmp);
+		if (n == 0 || (size_t)(wend - want) < n)
 			return false;
-		w += n;
+		for (size_t i = 0; i < n; i++)
+			if (*want++ != tmp[i])
+				return false;
 	}
 	return false;
 }

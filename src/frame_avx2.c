@@ -1,34 +1,41 @@
-/* frame_avx2.c - the AVX2 frame parser: bitmask classification of 64-byte blocks, then a walk over
- * the structural positions only.
+/* frame_avx2.c - the AVX2 frame parser: bitmask classification of 64-byte blocks, then a
+ * table-driven walk over the structural positions only.
  *
  * How it works (the two-stage scheme of Langdale & Lemire, "Parsing Gigabytes of JSON per
  * Second", 2019, written afresh for a validate-and-extract parser):
  *
  * Stage 1 turns each 64-byte block into 64-bit masks (bit i = byte i):
- *  - backslashes B; escaped bytes E = bytes preceded by an odd run of backslashes. A backslash at
+ *  - backslashes B; escaped bytes = bytes preceded by an odd run of backslashes. A backslash at
  *    an even offset from the start of its run escapes the next byte. Runs starting at even
  *    positions are isolated by adding their start bits to B (the carry clears the run); the
  *    escapers are then the even-position bits of those runs and the odd-position bits of the
  *    others. A byte escaped across the block boundary is carried as one bit.
  *  - quotes not escaped Q; in-string mask S = prefix-XOR of Q (one carry-less multiply by ~0),
  *    carried across blocks: S covers an opening quote and the string body, not the closing quote.
- *  - whitespace and the six structural characters, by two nibble-table lookups (vpshufb).
+ *  - whitespace and the six structural characters, by nibble-table lookups (vpshufb).
  *  - the structural positions: operators outside strings, opening quotes, and the first byte of
- *    every run of other bytes outside strings (numbers, literals, garbage).
+ *    every run of other bytes outside strings (numbers, literals, garbage). Each such scalar run
+ *    is checked right away as a number or literal followed by a delimiter.
  *  - errors, accumulated and checked when the frame ends: control characters in strings or
- *    outside them (but for whitespace), invalid escape characters, \u without four hex digits,
- *    UTF-8 errors (three nibble lookups classify every (previous byte, byte) pair into error
- *    rules; continuation bytes that the byte two or three back requires are checked apart), a
- *    string still open at the end.
+ *    outside them (but for whitespace), escaped bytes that are not escape characters, \u not
+ *    followed by four hex digits (one more nibble lookup), UTF-8 errors (three nibble lookups
+ *    classify every (previous byte, byte) pair into error rules; the continuation bytes that a
+ *    lead two or three bytes back requires are checked apart), a string still open at the end.
+ *    These checks run on every block without branches: on frames that mix escapes and non-ASCII
+ *    text everywhere, skipping them costs more in mispredictions than it saves.
  *    The bytes past len in the last block are replaced by spaces first.
- * The masks of up to CHUNK_BLOCKS blocks are expanded into an array of positions (tzcnt/blsr).
+ * The mask of each block is expanded into positions eight bits at a time through a 256-entry
+ * table of bit positions (vpmovzxbd + add), without branches or a serial tzcnt/blsr chain.
  *
- * Stage 2 is the state machine of frame_scalar.c, but it steps from structural position to
- * structural position: whitespace and string bodies are never looked at, except for the few
- * strings it needs (top-level keys, uid and ts values), whose end is found by stepping back over
- * whitespace from the next structural position. Numbers and literals are checked in place. When
- * the positions run out, stage 1 classifies the next chunk, so memory stays fixed whatever the
- * frame length.
+ * Stage 2 is a pushdown automaton over the positions. A token's class (one of { [ } ] : , "
+ * or "scalar") comes from its first byte; the next state is a nibble of a 64-bit word per class,
+ * indexed by the state (no table load on the dependency chain), as are the push/pop flags.
+ * Pushes are branch-free (a byte per level records object or array); a pop takes a branch and
+ * reads the parent's kind. FRAME_MAX_DEPTH levels cost 1 KB of stack; deeper input fails. The
+ * few tokens that matter for extraction (a top-level key whose first byte may start the uid or
+ * ts name, and the value after a matching key) take a rarely-taken branch to frame.c's helpers.
+ * When the positions run out, stage 1 classifies the next chunk, so memory stays fixed whatever
+ * the frame length.
  *
  * Any invalid frame is reported as FRAME_NOT_JSON without telling not_json from too_deep:
  * frame_parse() then asks the scalar parser for the exact reason (invalid frames are rare, and
@@ -45,14 +52,9 @@
 
 #include <immintrin.h>
 
-/* gcc cannot see that refill() fills stage1.idx before NEXT() reads it */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #define TARGET __attribute__((target("avx2,pclmul,bmi,bmi2,popcnt")))
 
-#define CHUNK_BLOCKS 16
+#define CHUNK_BLOCKS 32
 #define IDX_CAP (CHUNK_BLOCKS * 64 + 16)
 
 #define EVEN_BITS 0x5555555555555555ULL
@@ -72,9 +74,8 @@ typedef struct stage1 {
 	uint64_t prev_x;         /* 1: the last byte of the previous block escapes the next one */
 	uint64_t prev_in_string; /* all ones: the previous block ended inside a string */
 	uint64_t prev_scalar;    /* 1: the previous block ended with a scalar byte */
+	uint64_t hex_carry;      /* bytes of the next block that must be hex digits (of a \u) */
 	uint64_t err;            /* non-zero: an error was seen */
-	uint64_t prev_nonascii;  /* non-zero: the previous block held a byte >= 0x80 */
-	uint64_t hex_carry;      /* bytes of the next block that must be hex digits (after a \\u) */
 	__m256i prev_half;       /* the last 32 bytes classified (for UTF-8 lookbehind) */
 	__m256i utf8_err;        /* non-zero bytes: UTF-8 errors */
 	uint32_t idx[IDX_CAP];   /* structural positions of the current chunk */
@@ -147,6 +148,75 @@ static const int8_t esc_high[16] = {0, 0, 0x01, 0x10, 0x20, 0x02, 0x24, 0x08,
                                     0, 0, 0,    0,    0,    0,    0,    0};
 static const int8_t esc_low[16] = {0x10, 0x30, 0x3D, 0x30, 0x38, 0x38, 0x34, 0x10,
                                    0x10, 0x10, 0,    0,    0x02, 0,    0x04, 0x01};
+
+/* bitpos8[m]: the positions (0..7) of the set bits of m, one per byte from the lowest. */
+static const uint64_t bitpos8[256] = {
+    0x0000000000000000ULL, 0x0000000000000000ULL, 0x0000000000000001ULL, 0x0000000000000100ULL,
+    0x0000000000000002ULL, 0x0000000000000200ULL, 0x0000000000000201ULL, 0x0000000000020100ULL,
+    0x0000000000000003ULL, 0x0000000000000300ULL, 0x0000000000000301ULL, 0x0000000000030100ULL,
+    0x0000000000000302ULL, 0x0000000000030200ULL, 0x0000000000030201ULL, 0x0000000003020100ULL,
+    0x0000000000000004ULL, 0x0000000000000400ULL, 0x0000000000000401ULL, 0x0000000000040100ULL,
+    0x0000000000000402ULL, 0x0000000000040200ULL, 0x0000000000040201ULL, 0x0000000004020100ULL,
+    0x0000000000000403ULL, 0x0000000000040300ULL, 0x0000000000040301ULL, 0x0000000004030100ULL,
+    0x0000000000040302ULL, 0x0000000004030200ULL, 0x0000000004030201ULL, 0x0000000403020100ULL,
+    0x0000000000000005ULL, 0x0000000000000500ULL, 0x0000000000000501ULL, 0x0000000000050100ULL,
+    0x0000000000000502ULL, 0x0000000000050200ULL, 0x0000000000050201ULL, 0x0000000005020100ULL,
+    0x0000000000000503ULL, 0x0000000000050300ULL, 0x0000000000050301ULL, 0x0000000005030100ULL,
+    0x0000000000050302ULL, 0x0000000005030200ULL, 0x0000000005030201ULL, 0x0000000503020100ULL,
+    0x0000000000000504ULL, 0x0000000000050400ULL, 0x0000000000050401ULL, 0x0000000005040100ULL,
+    0x0000000000050402ULL, 0x0000000005040200ULL, 0x0000000005040201ULL, 0x0000000504020100ULL,
+    0x0000000000050403ULL, 0x0000000005040300ULL, 0x0000000005040301ULL, 0x0000000504030100ULL,
+    0x0000000005040302ULL, 0x0000000504030200ULL, 0x0000000504030201ULL, 0x0000050403020100ULL,
+    0x0000000000000006ULL, 0x0000000000000600ULL, 0x0000000000000601ULL, 0x0000000000060100ULL,
+    0x0000000000000602ULL, 0x0000000000060200ULL, 0x0000000000060201ULL, 0x0000000006020100ULL,
+    0x0000000000000603ULL, 0x0000000000060300ULL, 0x0000000000060301ULL, 0x0000000006030100ULL,
+    0x0000000000060302ULL, 0x0000000006030200ULL, 0x0000000006030201ULL, 0x0000000603020100ULL,
+    0x0000000000000604ULL, 0x0000000000060400ULL, 0x0000000000060401ULL, 0x0000000006040100ULL,
+    0x0000000000060402ULL, 0x0000000006040200ULL, 0x0000000006040201ULL, 0x0000000604020100ULL,
+    0x0000000000060403ULL, 0x0000000006040300ULL, 0x0000000006040301ULL, 0x0000000604030100ULL,
+    0x0000000006040302ULL, 0x0000000604030200ULL, 0x0000000604030201ULL, 0x0000060403020100ULL,
+    0x0000000000000605ULL, 0x0000000000060500ULL, 0x0000000000060501ULL, 0x0000000006050100ULL,
+    0x0000000000060502ULL, 0x0000000006050200ULL, 0x0000000006050201ULL, 0x0000000605020100ULL,
+    0x0000000000060503ULL, 0x0000000006050300ULL, 0x0000000006050301ULL, 0x0000000605030100ULL,
+    0x0000000006050302ULL, 0x0000000605030200ULL, 0x0000000605030201ULL, 0x0000060503020100ULL,
+    0x0000000000060504ULL, 0x0000000006050400ULL, 0x0000000006050401ULL, 0x0000000605040100ULL,
+    0x0000000006050402ULL, 0x0000000605040200ULL, 0x0000000605040201ULL, 0x0000060504020100ULL,
+    0x0000000006050403ULL, 0x0000000605040300ULL, 0x0000000605040301ULL, 0x0000060504030100ULL,
+    0x0000000605040302ULL, 0x0000060504030200ULL, 0x0000060504030201ULL, 0x0006050403020100ULL,
+    0x0000000000000007ULL, 0x0000000000000700ULL, 0x0000000000000701ULL, 0x0000000000070100ULL,
+    0x0000000000000702ULL, 0x0000000000070200ULL, 0x0000000000070201ULL, 0x0000000007020100ULL,
+    0x0000000000000703ULL, 0x0000000000070300ULL, 0x0000000000070301ULL, 0x0000000007030100ULL,
+    0x0000000000070302ULL, 0x0000000007030200ULL, 0x0000000007030201ULL, 0x0000000703020100ULL,
+    0x0000000000000704ULL, 0x0000000000070400ULL, 0x0000000000070401ULL, 0x0000000007040100ULL,
+    0x0000000000070402ULL, 0x0000000007040200ULL, 0x0000000007040201ULL, 0x0000000704020100ULL,
+    0x0000000000070403ULL, 0x0000000007040300ULL, 0x0000000007040301ULL, 0x0000000704030100ULL,
+    0x0000000007040302ULL, 0x0000000704030200ULL, 0x0000000704030201ULL, 0x0000070403020100ULL,
+    0x0000000000000705ULL, 0x0000000000070500ULL, 0x0000000000070501ULL, 0x0000000007050100ULL,
+    0x0000000000070502ULL, 0x0000000007050200ULL, 0x0000000007050201ULL, 0x0000000705020100ULL,
+    0x0000000000070503ULL, 0x0000000007050300ULL, 0x0000000007050301ULL, 0x0000000705030100ULL,
+    0x0000000007050302ULL, 0x0000000705030200ULL, 0x0000000705030201ULL, 0x0000070503020100ULL,
+    0x0000000000070504ULL, 0x0000000007050400ULL, 0x0000000007050401ULL, 0x0000000705040100ULL,
+    0x0000000007050402ULL, 0x0000000705040200ULL, 0x0000000705040201ULL, 0x0000070504020100ULL,
+    0x0000000007050403ULL, 0x0000000705040300ULL, 0x0000000705040301ULL, 0x0000070504030100ULL,
+    0x0000000705040302ULL, 0x0000070504030200ULL, 0x0000070504030201ULL, 0x0007050403020100ULL,
+    0x0000000000000706ULL, 0x0000000000070600ULL, 0x0000000000070601ULL, 0x0000000007060100ULL,
+    0x0000000000070602ULL, 0x0000000007060200ULL, 0x0000000007060201ULL, 0x0000000706020100ULL,
+    0x0000000000070603ULL, 0x0000000007060300ULL, 0x0000000007060301ULL, 0x0000000706030100ULL,
+    0x0000000007060302ULL, 0x0000000706030200ULL, 0x0000000706030201ULL, 0x0000070603020100ULL,
+    0x0000000000070604ULL, 0x0000000007060400ULL, 0x0000000007060401ULL, 0x0000000706040100ULL,
+    0x0000000007060402ULL, 0x0000000706040200ULL, 0x0000000706040201ULL, 0x0000070604020100ULL,
+    0x0000000007060403ULL, 0x0000000706040300ULL, 0x0000000706040301ULL, 0x0000070604030100ULL,
+    0x0000000706040302ULL, 0x0000070604030200ULL, 0x0000070604030201ULL, 0x0007060403020100ULL,
+    0x0000000000070605ULL, 0x0000000007060500ULL, 0x0000000007060501ULL, 0x0000000706050100ULL,
+    0x0000000007060502ULL, 0x0000000706050200ULL, 0x0000000706050201ULL, 0x0000070605020100ULL,
+    0x0000000007060503ULL, 0x0000000706050300ULL, 0x0000000706050301ULL, 0x0000070605030100ULL,
+    0x0000000706050302ULL, 0x0000070605030200ULL, 0x0000070605030201ULL, 0x0007060503020100ULL,
+    0x0000000007060504ULL, 0x0000000706050400ULL, 0x0000000706050401ULL, 0x0000070605040100ULL,
+    0x0000000706050402ULL, 0x0000070605040200ULL, 0x0000070605040201ULL, 0x0007060504020100ULL,
+    0x0000000706050403ULL, 0x0000070605040300ULL, 0x0000070605040301ULL, 0x0007060504030100ULL,
+    0x0000070605040302ULL, 0x0007060504030200ULL, 0x0007060504030201ULL, 0x0706050403020100ULL,
+};
+
 /* Escapers among the backslashes b (none escaped from the previous block). */
 static inline uint64_t escapers(uint64_t b)
 {
@@ -161,24 +231,75 @@ static inline uint64_t spread4(uint64_t u)
 	return u << 1 | u << 2 | u << 3 | u << 4;
 }
 
-/* Error bits of the block (lo, hi) for escapes: escaped bytes that are not escape characters, and
- * bytes that must be a hex digit (need: after a \u) but are not. */
-TARGET static inline uint64_t escape_errors(__m256i lo, __m256i hi, uint64_t escaped, uint64_t need)
+/* bytes that may follow a number or literal */
+static const bool delimiter[256] = {
+    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [','] = 1,
+    [':'] = 1, ['['] = 1,  [']'] = 1,  ['{'] = 1,  ['}'] = 1,
+};
+
+static bool delim_at(const uint8_t *buf, size_t len, size_t k)
 {
-	const __m256i nib = _mm256_set1_epi8(0x0F), z = _mm256_setzero_si256();
-	const __m256i eh = table16(esc_high), el = table16(esc_low);
-	const __m256i escbits = _mm256_set1_epi8(0x0F), hexbits = _mm256_set1_epi8(0x30);
-	__m256i cl = _mm256_and_si256(
-	    _mm256_shuffle_epi8(eh, _mm256_and_si256(_mm256_srli_epi16(lo, 4), nib)),
-	    _mm256_shuffle_epi8(el, _mm256_and_si256(lo, nib)));
-	__m256i ch = _mm256_and_si256(
-	    _mm256_shuffle_epi8(eh, _mm256_and_si256(_mm256_srli_epi16(hi, 4), nib)),
-	    _mm256_shuffle_epi8(el, _mm256_and_si256(hi, nib)));
-	uint64_t not_esc = mask64(_mm256_cmpeq_epi8(_mm256_and_si256(cl, escbits), z),
-	                          _mm256_cmpeq_epi8(_mm256_and_si256(ch, escbits), z));
-	uint64_t not_hex = mask64(_mm256_cmpeq_epi8(_mm256_and_si256(cl, hexbits), z),
-	                          _mm256_cmpeq_epi8(_mm256_and_si256(ch, hexbits), z));
-	return (escaped & not_esc) | (need & not_hex);
+	return k >= len || delimiter[buf[k]];
+}
+
+/* Is the scalar token at buf[p] a literal or a number, followed by a delimiter or the end? */
+static bool scalar_ok_slow(const uint8_t *buf, size_t p, size_t len)
+{
+	const uint8_t *s = buf + p;
+	switch (*s) {
+	case 't':
+		return len - p >= 4 && memcmp(s, "true", 4) == 0 && delim_at(buf, len, p + 4);
+	case 'f':
+		return len - p >= 5 && memcmp(s, "false", 5) == 0 && delim_at(buf, len, p + 5);
+	case 'n':
+		return len - p >= 4 && memcmp(s, "null", 4) == 0 && delim_at(buf, len, p + 4);
+	default: {
+		const uint8_t *q = frame_scan_number(s, buf + len);
+		return q && delim_at(buf, len, (size_t)(q - buf));
+	}
+	}
+}
+
+/* The same without data-dependent branches for tokens shorter than 32 bytes: the 32 bytes at p
+ * are classified (digit, sign, point, exponent) into bit masks, and the number grammar
+ * -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)? is followed by counting trailing digits from each part. */
+TARGET static inline bool scalar_ok(const uint8_t *buf, size_t p, size_t len)
+{
+	const uint8_t *s = buf + p;
+	size_t left = len - p;
+	__m256i v = _mm256_loadu_si256((const __m256i *)s);
+	__m256i d0 = _mm256_sub_epi8(v, _mm256_set1_epi8('0'));
+	uint64_t avail = _bzhi_u64(~0ULL, (unsigned)(left < 32 ? left : 32));
+	uint64_t dig = (uint32_t)_mm256_movemask_epi8(
+	    _mm256_cmpeq_epi8(_mm256_min_epu8(d0, _mm256_set1_epi8(9)), d0));
+	uint64_t minus =
+	    (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('-')));
+	uint64_t plus = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('+')));
+	uint64_t dot = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('.')));
+	uint64_t ex = (uint32_t)_mm256_movemask_epi8(
+	    _mm256_cmpeq_epi8(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), _mm256_set1_epi8('e')));
+	dig &= avail;
+	uint64_t len_num = _tzcnt_u64(~((dig | minus | plus | dot | ex) & avail));
+	if (__builtin_expect(len_num >= 32, 0))
+		return scalar_ok_slow(buf, p, len);
+	uint64_t i0 = minus & 1;
+	uint64_t a = i0 + _tzcnt_u64(~(dig >> i0)); /* end of the integer digits */
+	bool ok = (a > i0) & !((s[i0] == '0') & (a > i0 + 1));
+	uint64_t has_frac = (dot >> a) & 1, b = a + has_frac;
+	uint64_t c = b + _tzcnt_u64(~(dig >> b)); /* end of the fraction digits */
+	ok &= !has_frac | (c > b);
+	uint64_t has_exp = (ex >> c) & 1, d = c + has_exp;
+	uint64_t e0 = d + (has_exp & ((minus | plus) >> d));
+	uint64_t f = e0 + _tzcnt_u64(~(dig >> e0)); /* end of the exponent digits */
+	ok &= (!has_exp | (f > e0)) & (f == len_num) & delim_at(buf, len, p + f);
+	uint64_t w;
+	memcpy(&w, s, 8);
+	bool lit =
+	    (left >= 4 && (uint32_t)w == 0x65757274u && delim_at(buf, len, p + 4)) || /* true */
+	    (left >= 4 && (uint32_t)w == 0x6c6c756eu && delim_at(buf, len, p + 4)) || /* null */
+	    (left >= 5 && (w & 0xFFFFFFFFFFULL) == 0x65736c6166ULL &&
+	     delim_at(buf, len, p + 5)); /* false */
+	return ok | lit;
 }
 
 /* Classifies up to CHUNK_BLOCKS blocks from s->pos into s->idx; returns the number of positions.
@@ -194,11 +315,12 @@ TARGET static uint32_t classify_chunk(stage1 *s)
 	}
 	const size_t stop = len - pos > CHUNK_BLOCKS * 64 ? pos + CHUNK_BLOCKS * 64 : len;
 	uint64_t prev_x = s->prev_x, prev_in_string = s->prev_in_string;
-	uint64_t prev_scalar = s->prev_scalar, err = s->err, prev_nonascii = s->prev_nonascii;
-	uint64_t hex_carry = s->hex_carry;
+	uint64_t prev_scalar = s->prev_scalar, hex_carry = s->hex_carry, err = s->err;
 	__m256i prev_half = s->prev_half, uerr = s->utf8_err;
 	const __m256i wst = table16(ws_table), opt = table16(op_table);
+	const __m256i eh = table16(esc_high), el = table16(esc_low);
 	const __m256i c1f = _mm256_set1_epi8(0x1F), c20 = _mm256_set1_epi8(0x20);
+	const __m256i nib = _mm256_set1_epi8(0x0F), z = _mm256_setzero_si256();
 	uint32_t *o = s->idx;
 
 	for (; pos < stop; pos += 64) {
@@ -217,9 +339,8 @@ TARGET static uint32_t classify_chunk(stage1 *s)
 		/* escapes and strings */
 		uint64_t bs = mask64(_mm256_cmpeq_epi8(lo, _mm256_set1_epi8('\\')),
 		                     _mm256_cmpeq_epi8(hi, _mm256_set1_epi8('\\')));
-		uint64_t escaped = prev_x;
 		uint64_t x = escapers(bs & ~prev_x);
-		escaped |= x << 1;
+		uint64_t escaped = x << 1 | prev_x;
 		prev_x = x >> 63;
 		uint64_t qt = mask64(_mm256_cmpeq_epi8(lo, _mm256_set1_epi8('"')),
 		                     _mm256_cmpeq_epi8(hi, _mm256_set1_epi8('"')));
@@ -239,20 +360,27 @@ TARGET static uint32_t classify_chunk(stage1 *s)
 		uint64_t ctrl = mask64(_mm256_cmpeq_epi8(_mm256_max_epu8(lo, c1f), c1f),
 		                       _mm256_cmpeq_epi8(_mm256_max_epu8(hi, c1f), c1f));
 		err |= ctrl & (~ws | in_str);
-		if (escaped | hex_carry) {
-			uint64_t u = escaped & mask64(_mm256_cmpeq_epi8(lo, _mm256_set1_epi8('u')),
-			                              _mm256_cmpeq_epi8(hi, _mm256_set1_epi8('u')));
-			err |= escape_errors(lo, hi, escaped, spread4(u) | hex_carry);
-			hex_carry = spread4(u >> 60) >> 4;
-		}
+
+		/* escape characters and the hex digits of \u */
+		__m256i lo_hi = _mm256_and_si256(_mm256_srli_epi16(lo, 4), nib);
+		__m256i hi_hi = _mm256_and_si256(_mm256_srli_epi16(hi, 4), nib);
+		__m256i cl = _mm256_and_si256(_mm256_shuffle_epi8(eh, lo_hi),
+		                              _mm256_shuffle_epi8(el, _mm256_and_si256(lo, nib)));
+		__m256i ch = _mm256_and_si256(_mm256_shuffle_epi8(eh, hi_hi),
+		                              _mm256_shuffle_epi8(el, _mm256_and_si256(hi, nib)));
+		const __m256i escbits = _mm256_set1_epi8(0x0F), hexbits = _mm256_set1_epi8(0x30);
+		uint64_t not_esc = mask64(_mm256_cmpeq_epi8(_mm256_and_si256(cl, escbits), z),
+		                          _mm256_cmpeq_epi8(_mm256_and_si256(ch, escbits), z));
+		uint64_t not_hex = mask64(_mm256_cmpeq_epi8(_mm256_and_si256(cl, hexbits), z),
+		                          _mm256_cmpeq_epi8(_mm256_and_si256(ch, hexbits), z));
+		uint64_t u = escaped & mask64(_mm256_cmpeq_epi8(lo, _mm256_set1_epi8('u')),
+		                              _mm256_cmpeq_epi8(hi, _mm256_set1_epi8('u')));
+		err |= (escaped & not_esc) | ((spread4(u) | hex_carry) & not_hex);
+		hex_carry = spread4(u >> 60) >> 4;
 
 		/* UTF-8 */
-		uint64_t nonascii = mask64(lo, hi);
-		if (nonascii | prev_nonascii) {
-			uerr = _mm256_or_si256(uerr, utf8_errors(lo, prev_half));
-			uerr = _mm256_or_si256(uerr, utf8_errors(hi, lo));
-		}
-		prev_nonascii = nonascii;
+		uerr = _mm256_or_si256(uerr, utf8_errors(lo, prev_half));
+		uerr = _mm256_or_si256(uerr, utf8_errors(hi, lo));
 		prev_half = hi;
 
 		/* structural positions */
@@ -260,17 +388,13 @@ TARGET static uint32_t classify_chunk(stage1 *s)
 		uint64_t starts = scalar & ~(scalar << 1 | prev_scalar);
 		prev_scalar = scalar >> 63;
 		uint64_t st = (op & ~in_str) | (q & in_str) | starts;
-		uint32_t cnt = (uint32_t)_mm_popcnt_u64(st), base = (uint32_t)pos;
-		uint32_t *w = o;
-		for (int k = 0; k < 8; k++, st = _blsr_u64(st)) /* branch-free for the usual few */
-			w[k] = base + (uint32_t)_tzcnt_u64(st);
-		if (cnt > 8) {
-			for (int k = 8; k < 16; k++, st = _blsr_u64(st))
-				w[k] = base + (uint32_t)_tzcnt_u64(st);
-			for (w += 16; st; st = _blsr_u64(st))
-				*w++ = base + (uint32_t)_tzcnt_u64(st);
+		for (int k = 0; k < 8; k++) {
+			unsigned m = (unsigned)(st >> (8 * k)) & 0xFF;
+			__m256i v = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)bitpos8[m]));
+			v = _mm256_add_epi32(v, _mm256_set1_epi32((int)(pos + 8 * (size_t)k)));
+			_mm256_storeu_si256((__m256i *)o, v);
+			o += _mm_popcnt_u32(m);
 		}
-		o += cnt;
 	}
 
 	if (pos >= len) { /* the frame is classified: final checks, then the sentinel */
@@ -286,7 +410,6 @@ TARGET static uint32_t classify_chunk(stage1 *s)
 	s->prev_scalar = prev_scalar;
 	s->hex_carry = hex_carry;
 	s->err = err;
-	s->prev_nonascii = prev_nonascii;
 	s->prev_half = prev_half;
 	s->utf8_err = uerr;
 	return (uint32_t)(o - s->idx);
@@ -297,8 +420,7 @@ TARGET static void stage1_init(stage1 *s, const uint8_t *buf, size_t len)
 	s->buf = buf;
 	s->len = len;
 	s->pos = 0;
-	s->prev_x = s->prev_in_string = s->prev_scalar = s->err = s->prev_nonascii = 0;
-	s->hex_carry = 0;
+	s->prev_x = s->prev_in_string = s->prev_scalar = s->hex_carry = s->err = 0;
 	s->prev_half = s->utf8_err = _mm256_setzero_si256();
 }
 
@@ -307,163 +429,228 @@ TARGET static bool stage1_failed(const stage1 *s)
 	return s->err != 0 || !_mm256_testz_si256(s->utf8_err, s->utf8_err);
 }
 
-/* bytes that may follow a number or literal */
-static const bool delimiter[256] = {
-    [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [','] = 1,
-    [':'] = 1, ['['] = 1,  [']'] = 1,  ['{'] = 1,  ['}'] = 1,
+/* Stage 2: token classes and automaton states. */
+enum { T_SCALAR, T_OBJ_OPEN, T_ARR_OPEN, T_OBJ_CLOSE, T_ARR_CLOSE, T_COLON, T_COMMA, T_STRING };
+enum {
+	S_ERR,       /* sticky */
+	S_START,     /* the top-level value is next */
+	S_DONE,      /* after the top-level value: only the end may follow */
+	S_OBJ_FIRST, /* after {: a key or } */
+	S_OBJ_KEY,   /* after , in an object: a key */
+	S_OBJ_COLON, /* after a key */
+	S_OBJ_VALUE, /* after : */
+	S_OBJ_NEXT,  /* after a member: , or } */
+	S_ARR_FIRST, /* after [: a value or ] */
+	S_ARR_VALUE, /* after , in an array */
+	S_ARR_NEXT,  /* after an element: , or ] */
 };
 
-static bool delim_at(const uint8_t *buf, size_t len, size_t k)
+static const uint8_t token_class[256] = {
+    ['{'] = T_OBJ_OPEN, ['['] = T_ARR_OPEN, ['}'] = T_OBJ_CLOSE, [']'] = T_ARR_CLOSE,
+    [':'] = T_COLON,    [','] = T_COMMA,    ['"'] = T_STRING, /* anything else: T_SCALAR */
+};
+
+#define NIB(state, v) ((uint64_t)(v) << (4 * (state)))
+/* the states where a value may start, and the state after that value */
+#define VALUE_STATES(v)                                                                            \
+	(NIB(S_START, v) | NIB(S_OBJ_VALUE, v) | NIB(S_ARR_FIRST, v) | NIB(S_ARR_VALUE, v))
+#define AFTER_VALUE                                                                                \
+	(NIB(S_START, S_DONE) | NIB(S_OBJ_VALUE, S_OBJ_NEXT) | NIB(S_ARR_FIRST, S_ARR_NEXT) |      \
+	 NIB(S_ARR_VALUE, S_ARR_NEXT))
+
+/* next_state[class]: nibble s = the state after a token of that class in state s (pops aside) */
+static const uint64_t next_state[8] = {
+    [T_SCALAR] = AFTER_VALUE,
+    [T_OBJ_OPEN] = VALUE_STATES(S_OBJ_FIRST),
+    [T_ARR_OPEN] = VALUE_STATES(S_ARR_FIRST),
+    [T_OBJ_CLOSE] = 0,
+    [T_ARR_CLOSE] = 0,
+    [T_COLON] = NIB(S_OBJ_COLON, S_OBJ_VALUE),
+    [T_COMMA] = NIB(S_OBJ_NEXT, S_OBJ_KEY) | NIB(S_ARR_NEXT, S_ARR_VALUE),
+    [T_STRING] = AFTER_VALUE | NIB(S_OBJ_FIRST, S_OBJ_COLON) | NIB(S_OBJ_KEY, S_OBJ_COLON),
+};
+/* flags[class]: nibble s = 1 when the token opens a container in state s, 2 when it closes one */
+static const uint64_t flags[8] = {
+    [T_OBJ_OPEN] = VALUE_STATES(1),
+    [T_ARR_OPEN] = VALUE_STATES(1),
+    [T_OBJ_CLOSE] = NIB(S_OBJ_FIRST, 2) | NIB(S_OBJ_NEXT, 2),
+    [T_ARR_CLOSE] = NIB(S_ARR_FIRST, 2) | NIB(S_ARR_NEXT, 2),
+};
+#define KEY_STATES (1u << S_OBJ_FIRST | 1u << S_OBJ_KEY)
+
+/* Just past the closing quote of the string whose body starts at s (or end). */
+static const uint8_t *string_close(const uint8_t *s, const uint8_t *end)
 {
-	return k >= len || delimiter[buf[k]];
+	while (s < end && *s != '"')
+		s += *s == '\\' ? 2 : 1;
+	return s < end ? s : end;
 }
 
-/* End (closing quote) of the string opening at pos, given the next structural position. */
-static const uint8_t *string_end(const uint8_t *buf, uint32_t pos, uint32_t next)
+/* Records the value at buf[pos] (class cls) of a top-level uid/ts key. */
+static void take_value(frame_fields *f, unsigned want, const uint8_t *buf, size_t len, size_t pos,
+                       unsigned cls)
 {
-	const uint8_t *e = buf + next - 1;
-	while (e > buf + pos && (*e == ' ' || *e == '\n' || *e == '\r' || *e == '\t'))
-		e--;
-	return e > buf + pos && *e == '"' ? e : NULL;
+	const uint8_t *s = buf + pos, *end = buf + len;
+	if (cls == T_STRING) {
+		const uint8_t *q = string_close(s + 1, end);
+		frame_fields_string(f, want, s + 1, (size_t)(q - s - 1));
+	} else if (cls == T_SCALAR && *s != 't' && *s != 'f' && *s != 'n') {
+		const uint8_t *q = frame_scan_number(s, end);
+		if (q)
+			frame_fields_number(f, want, s, (size_t)(q - s));
+	} else {
+		frame_fields_other(f, want);
+	}
 }
 
-/* Next structural position into x; classifies the next chunk when the current one is used up. */
-#define NEXT(x)                                                                                    \
-	do {                                                                                       \
-		while (cur == lim) { /* a chunk can be all string */                               \
-			lim = st.idx + classify_chunk(&st);                                        \
-			cur = st.idx;                                                              \
-		}                                                                                  \
-		(x) = *cur++;                                                                      \
-	} while (0)
-#define CH(x) ((x) < len ? buf[(x)] : 0)
-#define FAIL() return FRAME_NOT_JSON
+/* Handles a top-level key at pos (a valid frame assumed; reads stay before end): counts it when
+ * it names the uid or ts field and records the value that follows. */
+static void take_key(const frame_parser *p, frame_fields *f, const uint8_t *buf, size_t len,
+                     size_t pos)
+{
+	const uint8_t *end = buf + len, *k = buf + pos + 1;
+	unsigned want = 0;
+	if (frame_key_matches(k, end, p->uid_key, p->uid_key_len)) {
+		want |= FIELD_UID;
+		f->uid_count++;
+	}
+	if (frame_key_matches(k, end, p->ts_key, p->ts_key_len)) {
+		want |= FIELD_TS;
+		f->ts_count++;
+	}
+	if (!want)
+		return;
+	const uint8_t *v = string_close(k, end); /* then whitespace and the colon */
+	while (++v < end && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r' || *v == ':'))
+		;
+	if (v < end)
+		take_value(f, want, buf, len, (size_t)(v - buf), token_class[*v]);
+}
+
+/* A quick test of whether a top-level key may equal a configured name, on the first 8 raw bytes
+ * of the key. For a name of at most 7 bytes without a backslash, the key can only equal it raw
+ * (the name's bytes, then the closing quote) or with an escape within its first len bytes
+ * (before the first escape, raw and decoded bytes agree). Other names: a key whose first raw
+ * byte is the name's first byte or a backslash. */
+typedef struct key_filter {
+	bool short_plain;
+	uint64_t word, mask; /* short_plain: the raw form and the bytes it covers */
+	uint64_t bs_mask;    /* short_plain: the first len bytes */
+	uint8_t first;       /* otherwise: the first raw byte */
+} key_filter;
+
+static key_filter key_filter_of(const char *name, size_t len)
+{
+	key_filter k = {0};
+	k.first = len ? (uint8_t)name[0] : '"';
+	k.short_plain = len <= 7 && memchr(name, '\\', len) == NULL;
+	if (k.short_plain) {
+		for (size_t i = 0; i < len; i++)
+			k.word |= (uint64_t)(uint8_t)name[i] << (8 * i);
+		k.word |= (uint64_t)'"' << (8 * len);
+		k.mask = len == 7 ? ~0ULL : (1ULL << (8 * (len + 1))) - 1;
+		k.bs_mask = len ? (1ULL << (8 * len)) - 1 : 0;
+	}
+	return k;
+}
+
+static bool key_may_be(const key_filter *k, uint64_t word)
+{
+	if (!k->short_plain)
+		return (uint8_t)word == k->first || (uint8_t)word == '\\';
+	uint64_t b = (word ^ 0x5C5C5C5C5C5C5C5CULL) & k->bs_mask; /* zero bytes: backslashes */
+	bool backslash =
+	    ((b - 0x0101010101010101ULL) & ~b & 0x8080808080808080ULL & k->bs_mask) != 0;
+	return (word & k->mask) == k->word || backslash;
+}
+
+/* The automaton's state between chunks. */
+typedef struct walker {
+	unsigned state, depth;
+	uint8_t is_obj[FRAME_MAX_DEPTH + 1]; /* is_obj[d]: the container at depth d+1 */
+} walker;
+
+/* Runs the automaton over the positions cur[0..n) of one chunk. Appends the positions of
+ * top-level keys to keys and of scalar tokens to scalars (their counts into *nk, *ns). Returns
+ * false when nesting exceeds FRAME_MAX_DEPTH. Kept out of line: a small function keeps all its
+ * variables in registers. */
+__attribute__((noinline)) static bool walk_chunk(walker *w, const uint8_t *buf, const uint32_t *cur,
+                                                 uint32_t n, uint32_t *keys, uint32_t *nk,
+                                                 uint32_t *scalars, uint32_t *ns)
+{
+	unsigned state = w->state, depth = w->depth;
+	uint32_t k = 0, m = 0;
+	const uint32_t *lim = cur + n;
+	while (cur < lim) {
+		uint32_t pos = *cur++;
+		unsigned cls = token_class[buf[pos]];
+		unsigned s4 = state * 4;
+		unsigned next = (unsigned)(next_state[cls] >> s4) & 15;
+		unsigned fl = (unsigned)(flags[cls] >> s4) & 3;
+		keys[k] = pos;
+		k += (cls == T_STRING) & (KEY_STATES >> state & 1) & (depth == 1);
+		scalars[m] = pos;
+		m += cls == T_SCALAR;
+		if (fl & 2) { /* close */
+			depth--;
+			state =
+			    depth == 0 ? S_DONE : (w->is_obj[depth - 1] ? S_OBJ_NEXT : S_ARR_NEXT);
+			continue;
+		}
+		w->is_obj[depth] = cls == T_OBJ_OPEN; /* a dead slot unless this opens */
+		depth += fl;
+		state = next;
+		if (__builtin_expect(depth > FRAME_MAX_DEPTH, 0))
+			return false;
+	}
+	w->state = state;
+	w->depth = depth;
+	*nk = k;
+	*ns = m;
+	return true;
+}
 
 TARGET frame_status frame_parse_avx2(const frame_parser *p, const char *cbuf, size_t len,
                                      frame *out)
 {
 	if (len >= UINT32_MAX - 64)
 		return frame_parse_scalar(p, cbuf, len, out);
-	const uint8_t *buf = (const uint8_t *)cbuf, *end = buf + len;
+	const uint8_t *buf = (const uint8_t *)cbuf;
 	stage1 st;
 	stage1_init(&st, buf, len);
-	const uint32_t *cur = st.idx, *lim = st.idx;
-	/* the first raw byte of a key equal to the uid/ts name, when not a backslash */
-	const uint8_t uid0 = p->uid_key_len ? (uint8_t)p->uid_key[0] : '"';
-	const uint8_t ts0 = p->ts_key_len ? (uint8_t)p->ts_key[0] : '"';
+	const key_filter fu = key_filter_of(p->uid_key, p->uid_key_len);
+	const key_filter ft = key_filter_of(p->ts_key, p->ts_key_len);
 
-	uint8_t is_obj[FRAME_MAX_DEPTH];
-	unsigned depth = 0, want = 0;
-	bool in_obj = false;
+	walker w;
+	w.state = S_START;
+	w.depth = 0;
+	w.is_obj[0] = 0;
+	uint32_t keys[IDX_CAP], scalars[IDX_CAP]; /* the chunk's top-level keys and scalars */
+	bool bad = false;
 	frame_fields f = {0};
-	uint32_t pos, next;
-	const uint8_t *q;
-	NEXT(pos);
-	if (pos == len)
-		return stage1_failed(&st) ? FRAME_NOT_JSON : FRAME_EMPTY;
-	const bool top_obj = buf[pos] == '{';
-
-value:
-	switch (CH(pos)) {
-	case '{':
-	case '[':
-		if (depth == FRAME_MAX_DEPTH)
-			FAIL();
-		if (want)
-			frame_fields_other(&f, want);
-		want = 0;
-		in_obj = buf[pos] == '{';
-		is_obj[depth++] = in_obj;
-		NEXT(pos);
-		if (CH(pos) == (in_obj ? '}' : ']'))
-			goto close;
-		if (in_obj)
-			goto key;
-		goto value;
-	case '"':
-		NEXT(next);
-		if (want) {
-			q = string_end(buf, pos, next);
-			if (!q)
-				FAIL();
-			frame_fields_string(&f, want, buf + pos + 1, (size_t)(q - buf - pos - 1));
-			want = 0;
+	for (;;) {
+		uint32_t n = classify_chunk(&st), nk, ns;
+		bool last = st.pos >= len;
+		if (!walk_chunk(&w, buf, st.idx, n - last, keys, &nk, scalars, &ns))
+			return FRAME_NOT_JSON;
+		for (uint32_t i = 0; i < ns; i++)
+			bad |= !scalar_ok(buf, scalars[i], len);
+		for (uint32_t i = 0; i < nk; i++) {
+			uint64_t word;
+			memcpy(&word, buf + keys[i] + 1, 8);
+			if ((int)key_may_be(&fu, word) | (int)key_may_be(&ft, word))
+				take_key(p, &f, buf, len, keys[i]);
 		}
-		pos = next;
-		goto after;
-	case 't':
-		if (len - pos < 4 || memcmp(buf + pos, "true", 4) != 0 ||
-		    !delim_at(buf, len, pos + 4))
-			FAIL();
-		goto other;
-	case 'f':
-		if (len - pos < 5 || memcmp(buf + pos, "false", 5) != 0 ||
-		    !delim_at(buf, len, pos + 5))
-			FAIL();
-		goto other;
-	case 'n':
-		if (len - pos < 4 || memcmp(buf + pos, "null", 4) != 0 ||
-		    !delim_at(buf, len, pos + 4))
-			FAIL();
-	other:
-		if (want)
-			frame_fields_other(&f, want);
-		want = 0;
-		NEXT(pos);
-		goto after;
-	default:
-		q = frame_scan_number(buf + pos, end);
-		if (!q || (q < end && !delimiter[*q]))
-			FAIL();
-		if (want)
-			frame_fields_number(&f, want, buf + pos, (size_t)(q - buf - pos));
-		want = 0;
-		NEXT(pos);
-		goto after;
+		if (last)
+			break;
 	}
-
-close: /* the container at depth closed at pos */
-	depth--;
-	in_obj = depth && is_obj[depth - 1];
-	NEXT(pos);
-
-after: /* pos: the structural after a value */
-	if (depth == 0) {
-		if (pos != len || stage1_failed(&st))
-			FAIL();
-		return frame_fields_finish(&f, top_obj, out);
-	}
-	if (CH(pos) == ',') {
-		NEXT(pos);
-		if (in_obj)
-			goto key;
-		goto value;
-	}
-	if (CH(pos) != (in_obj ? '}' : ']'))
-		FAIL();
-	goto close;
-
-key: /* pos: where a key must start */
-	if (CH(pos) != '"')
-		FAIL();
-	NEXT(next);
-	if (CH(next) != ':')
-		FAIL();
-	if (depth == 1 && top_obj) {
-		uint8_t c0 = buf[pos + 1];
-		if ((c0 == uid0 || c0 == '\\') &&
-		    frame_key_matches(buf + pos + 1, end, p->uid_key, p->uid_key_len)) {
-			want |= FIELD_UID;
-			f.uid_count++;
-		}
-		if ((c0 == ts0 || c0 == '\\') &&
-		    frame_key_matches(buf + pos + 1, end, p->ts_key, p->ts_key_len)) {
-			want |= FIELD_TS;
-			f.ts_count++;
-		}
-	}
-	NEXT(pos);
-	goto value;
+	if (bad || stage1_failed(&st))
+		return FRAME_NOT_JSON;
+	if (w.state == S_START)
+		return FRAME_EMPTY;
+	if (w.state != S_DONE)
+		return FRAME_NOT_JSON;
+	return frame_fields_finish(&f, w.is_obj[0], out);
 }
 
 #else /* not x86-64: the scalar parser only */
