@@ -307,30 +307,48 @@ static void add_late(engine *e, int k, int64_t ts, uint64_t hash)
 	w->changed = true;
 }
 
+/* The frame's open window of kind k in task t, created when needed; NULL when the window is
+ * already final (the frame is late for k) or memory ran out. */
+static window *open_window(engine *e, task *t, int k, const clock_frame *f)
+{
+	window *w = window_list_find(&t->open[k], f->ts);
+	if (w != NULL)
+		return w;
+	int64_t s, end;
+	calendar_window(&e->cfg.cal, (window_kind)k, f->ts, &s, &end);
+	if (e->g_set && end <= e->g) {
+		add_late(e, k, f->ts, f->hash);
+		return NULL;
+	}
+	counter *c = counter_new(&e->cfg.counter);
+	if (c == NULL || (w = window_list_insert(&t->open[k], s, end, c)) == NULL) {
+		counter_free(c);
+		e->stats.oom++;
+		return NULL;
+	}
+	w->first_offset = f->offset;
+	return w;
+}
+
+/* Two passes: find every kind's window and prefetch the counter slot, then add, so the cache
+ * misses of up to six sets overlap instead of following one another. */
 static void add(engine *e, task *t, const clock_frame *f)
 {
+	window *ws[WINDOW_KIND_COUNT];
+	int n = 0;
 	for (int k = 0; k < WINDOW_KIND_COUNT; k++) {
 		if (!selected(e, k))
 			continue;
-		window *w = window_list_find(&t->open[k], f->ts);
-		if (w == NULL) {
-			int64_t s, end;
-			calendar_window(&e->cfg.cal, (window_kind)k, f->ts, &s, &end);
-			if (e->g_set && end <= e->g) {
-				add_late(e, k, f->ts, f->hash);
-				continue;
-			}
-			counter *c = counter_new(&e->cfg.counter);
-			if (c == NULL || (w = window_list_insert(&t->open[k], s, end, c)) == NULL) {
-				counter_free(c);
-				e->stats.oom++;
-				continue;
-			}
-			w->first_offset = f->offset;
-		}
-		if (counter_add(w->cnt, f->hash) != 0)
+		window *w = open_window(e, t, k, f);
+		if (w == NULL)
+			continue;
+		counter_prefetch(w->cnt, f->hash);
+		ws[n++] = w;
+	}
+	for (int i = 0; i < n; i++) {
+		if (counter_add(ws[i]->cnt, f->hash) != 0)
 			e->stats.oom++;
-		w->frames++;
+		ws[i]->frames++;
 	}
 }
 
