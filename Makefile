@@ -67,7 +67,9 @@ test: deps
 
 demo: deps
 	$(MAKE) all
-	build/kuniq-gen --count 200000 --rate 1000 --users 20000 --seed 1 | build/kuniq -w minute,hour
+	@echo "== 200,000 frames, 10% delayed up to 5 s, 0.1% malformed, 0.1% bit-flipped ts"
+	build/kuniq-gen --count 200000 --rate 1000 --users 20000 --seed 1 --delay 5 --delay-prob 0.1 \
+		--malformed-prob 0.001 --bitflip-prob 0.001 | build/kuniq -w minute,hour
 
 format:
 	clang-format -i src/*.[ch] tests/*.[ch] tools/*.c $(wildcard bench/*.c bench/*.cc fuzz/*.c)
