@@ -1,6 +1,8 @@
 // parse_simdjson.cc - peer benchmark: simdjson (Debian libsimdjson-dev) doing kuniq's extraction.
 //
-// Usage: parse_simdjson FILE [SECONDS]
+// Usage: parse_simdjson FILE [SECONDS [IMPL]]
+// IMPL (e.g. haswell = AVX2, icelake = AVX-512) picks simdjson's kernel for the DOM modes (the
+// default is the best this CPU has; On-Demand is compiled in, with this program's -march).
 // Loads FILE (JSON lines), then for each mode parses every frame repeatedly for about SECONDS
 // (default 2) of thread CPU time, keeping the best pass, and takes the top-level uid (string)
 // and ts (number floored, or digit string) of every frame:
@@ -18,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -104,6 +107,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	double seconds = argc > 2 ? atof(argv[2]) : 2.0;
+	std::string suffix;
+	if (argc > 3) {
+		auto impl = get_available_implementations()[argv[3]];
+		if (!impl || !impl->supported_by_runtime_system()) {
+			fprintf(stderr, "simdjson implementation %s unavailable\n", argv[3]);
+			return 1;
+		}
+		get_active_implementation() = impl;
+		suffix = std::string("(") + argv[3] + ")";
+	}
+	fprintf(stderr, "simdjson DOM kernel: %s\n", get_active_implementation()->name().c_str());
 	padded_string file;
 	if (padded_string::load(argv[1]).get(file)) {
 		fprintf(stderr, "cannot read %s\n", argv[1]);
@@ -122,7 +136,7 @@ int main(int argc, char **argv)
 	}
 
 	dom::parser dp;
-	run("simdjson-dom", seconds, len, frames.size(), [&](tally &t) {
+	run(("simdjson-dom" + suffix).c_str(), seconds, len, frames.size(), [&](tally &t) {
 		for (const span &s : frames) {
 			dom::element doc;
 			// the next line (or the file's padding) follows each frame:
@@ -133,7 +147,7 @@ int main(int argc, char **argv)
 	});
 
 	ondemand::parser op;
-	run("simdjson-ondemand", seconds, len, frames.size(), [&](tally &t) {
+	auto ondemand_pass = [&](tally &t) {
 		for (const span &s : frames) {
 			ondemand::document doc;
 			if (op.iterate(
@@ -173,10 +187,12 @@ int main(int argc, char **argv)
 			t.ok++;
 			t.sum += uint64_t(v) + uid.size();
 		}
-	});
+	};
+	if (argc <= 3) // compiled in: the same whatever IMPL says
+		run("simdjson-ondemand", seconds, len, frames.size(), ondemand_pass);
 
 	dom::parser mp;
-	run("simdjson-many", seconds, len, frames.size(), [&](tally &t) {
+	run(("simdjson-many" + suffix).c_str(), seconds, len, frames.size(), [&](tally &t) {
 		dom::document_stream docs;
 		if (mp.parse_many(b, len, 1 << 20).get(docs))
 			return;

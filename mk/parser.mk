@@ -40,3 +40,20 @@ fuzz: build/fuzz/fuzz_frame build/fuzz/frame/seed/.done | build/fuzz/frame/corpu
 	build/fuzz/fuzz_frame -max_total_time=$(FUZZ_TIME) $(FUZZ_ARGS)
 
 TEST_STEPS += fuzz-ci
+
+# ---- parse benchmark (bench/parse.sh: kuniq's parser vs simdjson, jansson, jq, python, cat, wc)
+BENCH_FRAMES ?= 100000
+build/bench/parse_bench: bench/parse_bench.c $(FRAME_SRC) $(wildcard src/frame*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ bench/parse_bench.c $(FRAME_SRC)
+build/bench/parse_jansson: bench/parse_jansson.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -ljansson -lm
+build/bench/parse_simdjson: bench/parse_simdjson.cc
+	@mkdir -p $(@D)
+	$(CXX) -O2 -march=native -std=c++17 -Wall -Wextra -Werror -o $@ $< -lsimdjson
+
+.PHONY: bench-parse
+bench-parse: build/kuniq-gen build/bench/parse_bench build/bench/parse_jansson \
+		build/bench/parse_simdjson
+	bench/parse.sh $(BENCH_FRAMES)
