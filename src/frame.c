@@ -4,8 +4,9 @@
  * A parse is one left-to-right pass (frame_scalar.c or frame_avx2.c) that validates the frame and,
  * for every key of the top-level object, asks frame_match_key() whether it names the uid or ts
  * field. Values of matching keys are handed to frame_fields_*(), which keep counts and the last
- * value; frame_fields_finish() then applies the reason precedence of docs/semantics.md:
- * not_object, then no_uid, dup_uid, bad_uid, then no_ts, dup_ts, bad_ts.
+ * value; frame_fields_finish() then applies the reason precedence of docs/semantics.md, in the
+ * order of its table: not_object, then no_uid, bad_uid (any uid value is not a string), dup_uid,
+ * then no_ts, bad_ts (any ts value is unusable), dup_ts.
  *
  * Keys are compared decoded: a key without a backslash is compared byte for byte; one with escapes
  * is decoded on the fly (\uXXXX and surrogate pairs to UTF-8) against the wanted name, without a
@@ -343,16 +344,16 @@ frame_status frame_fields_finish(const frame_fields *f, bool top_is_object, fram
 		return FRAME_NOT_OBJECT;
 	if (f->uid_count == 0)
 		return FRAME_NO_UID;
-	if (f->uid_count > 1)
-		return FRAME_DUP_UID;
 	if (f->uid_bad)
 		return FRAME_BAD_UID;
+	if (f->uid_count > 1)
+		return FRAME_DUP_UID;
 	if (f->ts_count == 0)
 		return FRAME_NO_TS;
-	if (f->ts_count > 1)
-		return FRAME_DUP_TS;
 	if (f->ts_bad)
 		return FRAME_BAD_TS;
+	if (f->ts_count > 1)
+		return FRAME_DUP_TS;
 	out->uid = f->uid;
 	out->uid_len = f->uid_len;
 	out->ts = f->ts;

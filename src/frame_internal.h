@@ -20,8 +20,8 @@ enum { FIELD_UID = 1, FIELD_TS = 2 };
 typedef struct frame_fields {
 	unsigned uid_count; /* top-level keys equal to the uid name */
 	unsigned ts_count;
-	bool uid_bad; /* a uid value was not a string */
-	bool ts_bad;  /* a ts value was not a number / 1..18 digit string, or did not fit */
+	bool uid_bad; /* a uid value (any of them) was not a string */
+	bool ts_bad;  /* a ts value (any of them) was not a number / 1..18 digits, or did not fit */
 	const char *uid;
 	size_t uid_len;
 	int64_t ts;

@@ -201,14 +201,17 @@ static void test_reasons(void **state)
 	expect_status("{\"uid\":[\"a\"],\"ts\":1}", FRAME_BAD_UID);
 	expect_status("{\"uid\":{\"a\":\"b\"},\"ts\":1}", FRAME_BAD_UID);
 	expect_status("{\"uid\":\"a\",\"uid\":\"a\",\"ts\":1}", FRAME_DUP_UID);
-	expect_status("{\"uid\":1,\"uid\":\"a\",\"ts\":1}", FRAME_DUP_UID);
+	expect_status("{\"uid\":1,\"uid\":\"a\",\"ts\":1}", FRAME_BAD_UID); /* bad before dup */
+	expect_status("{\"uid\":\"a\",\"uid\":[],\"ts\":1}", FRAME_BAD_UID);
 	expect_status("{\"uid\":\"a\"}", FRAME_NO_TS);
 	expect_status("{\"uid\":\"a\",\"ts\":null}", FRAME_BAD_TS);
 	expect_status("{\"uid\":\"a\",\"ts\":false}", FRAME_BAD_TS);
 	expect_status("{\"uid\":\"a\",\"ts\":[1]}", FRAME_BAD_TS);
 	expect_status("{\"uid\":\"a\",\"ts\":{}}", FRAME_BAD_TS);
 	expect_status("{\"uid\":\"a\",\"ts\":1,\"ts\":1}", FRAME_DUP_TS);
-	expect_status("{\"uid\":\"a\",\"ts\":1,\"ts\":\"x\"}", FRAME_DUP_TS);
+	expect_status("{\"uid\":\"a\",\"ts\":1,\"ts\":\"x\"}", FRAME_BAD_TS);
+	expect_status("{\"uid\":\"a\",\"ts\":1e400,\"ts\":1}", FRAME_BAD_TS);
+	expect_status("{\"uid\":\"a\",\"ts\":\"1\",\"ts\":1.5}", FRAME_DUP_TS);
 	expect_status("{\"ts\":1,\"uid\":\"a\",\"ts\":2,\"uid\":\"b\"}", FRAME_DUP_UID);
 }
 
