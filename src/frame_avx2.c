@@ -14,8 +14,7 @@
  *    carried across blocks: S covers an opening quote and the string body, not the closing quote.
  *  - whitespace and the six structural characters, by nibble-table lookups (vpshufb).
  *  - the structural positions: operators outside strings, opening quotes, and the first byte of
- *    every run of other bytes outside strings (numbers, literals, garbage). Each such scalar run
- *    is checked right away as a number or literal followed by a delimiter.
+ *    every run of other bytes outside strings (numbers, literals, garbage).
  *  - errors, accumulated and checked when the frame ends: control characters in strings or
  *    outside them (but for whitespace), escaped bytes that are not escape characters, \u not
  *    followed by four hex digits (one more nibble lookup), UTF-8 errors (three nibble lookups
@@ -32,10 +31,13 @@
  * indexed by the state (no table load on the dependency chain), as are the push/pop flags.
  * Pushes are branch-free (a byte per level records object or array); a pop takes a branch and
  * reads the parent's kind. FRAME_MAX_DEPTH levels cost 1 KB of stack; deeper input fails. The
- * few tokens that matter for extraction (a top-level key whose first byte may start the uid or
- * ts name, and the value after a matching key) take a rarely-taken branch to frame.c's helpers.
- * When the positions run out, stage 1 classifies the next chunk, so memory stays fixed whatever
- * the frame length.
+ * walk also lists, without branches, the chunk's scalar tokens and top-level keys. Then each
+ * scalar is checked as a literal or a number followed by a delimiter (the number grammar is
+ * followed on bit masks of one 32-byte load, without data-dependent branches), and each
+ * top-level key goes through an 8-byte prefilter; the few that may name uid or ts are compared
+ * decoded (frame.c) and the value after a match is recorded. When the positions run out, stage 1
+ * classifies the next chunk (2 KB), so memory stays fixed whatever the frame length (about 25 KB
+ * of stack).
  *
  * Any invalid frame is reported as FRAME_NOT_JSON without telling not_json from too_deep:
  * frame_parse() then asks the scalar parser for the exact reason (invalid frames are rare, and
