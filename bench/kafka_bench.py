@@ -40,6 +40,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KUNIQ = os.path.join(ROOT, "build", "kuniq")
 GEN = os.path.join(ROOT, "build", "kuniq-gen")
 SCRIPT = os.path.join(ROOT, "scripts", "kafka")
+# idempotence keeps every partition in file order even when a produce request is retried
+KCAT_P = ["kcat", "-P", "-X", "enable.idempotence=true"]
 
 try:
     import confluent_kafka
@@ -79,11 +81,11 @@ def last_ts(path):
 def load(addr, topic, path, partitions, tail_ts):
     t0 = time.monotonic()
     with open(path, "rb") as f:
-        subprocess.run(["kcat", "-P", "-b", addr, "-t", topic, "-p", "-1"], stdin=f, check=True)
+        subprocess.run(KCAT_P + ["-b", addr, "-t", topic, "-p", "-1"], stdin=f, check=True)
     dt = time.monotonic() - t0
     for p in range(partitions):
         line = b'{"uid":"closing-%d","ts":%d}\n' % (p, tail_ts)
-        subprocess.run(["kcat", "-P", "-b", addr, "-t", topic, "-p", str(p)], input=line,
+        subprocess.run(KCAT_P + ["-b", addr, "-t", topic, "-p", str(p)], input=line,
                        check=True)
     return dt
 
@@ -214,7 +216,8 @@ def live_latency(addr, seconds, rate, partitions):
     deadline = time.time() + 60
     while k.t_assigned is None and time.time() < deadline:
         time.sleep(0.1)
-    prod = confluent_kafka.Producer({"bootstrap.servers": addr, "linger.ms": 5})
+    prod = confluent_kafka.Producer({"bootstrap.servers": addr, "linger.ms": 5,
+                                     "enable.idempotence": True})
     pad = "x" * 1900
     last_produced = {}  # minute start -> wall time its last frame was produced
     t_start = time.time()

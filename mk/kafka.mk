@@ -16,7 +16,7 @@ kafka-demo: deps
 	scripts/kafka topic $(KAFKA_DEMO_OUT) 1; \
 	echo "== loading 200000 generated frames into $(KAFKA_DEMO_IN) (4 partitions) with kcat"; \
 	build/kuniq-gen --count 200000 --rate 1000 --users 20000 --delay 5 --delay-prob 0.1 \
-		--frame-size 1000 --seed 1 | kcat -P -b $$addr -t $(KAFKA_DEMO_IN) -p -1; \
+		--frame-size 1000 --seed 1 | kcat -P -X enable.idempotence=true -b $$addr -t $(KAFKA_DEMO_IN) -p -1; \
 	echo "== kuniq --brokers $$addr --topic $(KAFKA_DEMO_IN) --output-topic $(KAFKA_DEMO_OUT)" \
 		"--from-beginning -w minute,hour --idle-timeout 2  (stopped with SIGINT after 12 s)"; \
 	timeout -s INT 12 build/kuniq --brokers $$addr --topic $(KAFKA_DEMO_IN) \

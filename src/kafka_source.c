@@ -14,8 +14,9 @@
  *  - serves the output producer and logs broker outages (on change, then every 10 s).
  * Per partition it remembers the next offset to read: a message below it (re-delivered after a
  * rebalance) is skipped, and a partition assigned again resumes there, so no frame is ever
- * counted twice by one process. A revoked partition keeps its input and windows (marked idle so
- * it holds nobody back); its committed offset is the safe one.
+ * counted twice by one process. A revoked partition keeps its input and windows; like a
+ * partition at its end it goes idle after the idle timeout, so it holds nobody back for long; its
+ * committed offset is the safe one.
  */
 #include "kafka_source.h"
 
@@ -272,12 +273,12 @@ static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
 			if (c >= 0 && c < p->next)
 				held++;
 		}
+		/* it stays active (its clock still holds the watermark back) until it has
+		 * delivered nothing for the idle timeout, like a partition at its end: marking it
+		 * idle at once would let an eager rebalance (revoke all, assign all again) advance
+		 * the watermark past partitions that have not delivered their first frames yet */
 		p->assigned = false;
 		p->at_eof = false;
-		/* idle: it holds nobody back while another consumer has it. Not at exit: results
-		 * emitted after the final flush would be lost */
-		if (!k->closing)
-			set_idle(k, p, true);
 		k->st.revoked++;
 	}
 	if (k->closing)
@@ -429,12 +430,13 @@ static void tick(ksrc *k, double now)
 	int assigned = 0, idle = 0;
 	for (int i = 0; i < k->nparts; i++) {
 		part *p = &k->parts[i];
-		if (!p->assigned)
-			continue;
-		assigned++;
-		if (p->at_eof && now - p->last >= t)
+		/* revoked partitions (not assigned) deliver nothing: idle after the timeout */
+		if ((p->at_eof || !p->assigned) && now - p->last >= t)
 			set_idle(k, p, true);
-		idle += p->idle;
+		if (p->assigned) {
+			assigned++;
+			idle += p->idle;
+		}
 	}
 	if (assigned && idle == assigned)
 		engine_wall_tick(k->eng, (int64_t)kafka_wall());

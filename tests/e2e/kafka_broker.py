@@ -70,20 +70,25 @@ class Broker:
         return name
 
     # -- producing --
+    # idempotence keeps each partition in file order even when a request is retried (a fresh
+    # broker answers the first requests with "not leader" errors)
+    KCAT_P = ["kcat", "-P", "-X", "enable.idempotence=true"]
+
     def kcat_load(self, topic, path, partition=-1, extra=()):
         """Loads a file of lines with kcat (one message per line; kcat skips empty lines)."""
         with open(path, "rb") as f:
-            subprocess.run(["kcat", "-P", "-b", self.address, "-t", topic, "-p", str(partition)]
+            subprocess.run(self.KCAT_P + ["-b", self.address, "-t", topic, "-p", str(partition)]
                            + list(extra), stdin=f, check=True, timeout=300)
 
     def kcat_writer(self, topic, partition):
         """A running `kcat -P` whose stdin takes lines; close() waits for it."""
-        return subprocess.Popen(["kcat", "-P", "-b", self.address, "-t", topic, "-p",
-                                 str(partition)], stdin=subprocess.PIPE)
+        return subprocess.Popen(self.KCAT_P + ["-b", self.address, "-t", topic, "-p",
+                                               str(partition)], stdin=subprocess.PIPE)
 
     def produce(self, topic, values, partition=None):
         """Produces values (bytes, or None for a tombstone) with confluent-kafka."""
         p = confluent_kafka.Producer({"bootstrap.servers": self.address,
+                                      "enable.idempotence": True,
                                       "message.max.bytes": 4 * 1024 * 1024})
         for v in values:
             if partition is None:
