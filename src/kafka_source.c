@@ -39,6 +39,7 @@
 #define FLUSH_ON_REVOKE_MS 10000
 #define FLUSH_AT_EXIT_MS 30000
 #define QUEUE_KBYTES "524288"
+#define CLOSE_TIMEOUT_S 10
 
 typedef struct part {
 	int input; /* engine input; -1 until first assigned */
@@ -518,6 +519,44 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	return rk;
 }
 
+/* Leaves the group and destroys the consumer. rd_kafka_consumer_close can wait forever for an
+ * unreachable group coordinator, so the close runs in the background (close_queue) and is given
+ * up after CLOSE_TIMEOUT_S: the group then drops this member after session.timeout.ms. */
+static void close_consumer(ksrc *k)
+{
+	rd_kafka_queue_t *cq = rd_kafka_queue_new(k->rk);
+	rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->rk, cq);
+	if (e) {
+		kafka_log("leaving the group failed: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	double deadline = kafka_now() + CLOSE_TIMEOUT_S;
+	while (!e && !rd_kafka_consumer_closed(k->rk)) {
+		if (kafka_now() > deadline) {
+			kafka_log("leaving the group timed out after %d s (brokers unreachable?): "
+			          "closing anyway",
+			          CLOSE_TIMEOUT_S);
+			break;
+		}
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(cq, POLL_MS);
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+			if (strcmp(rd_kafka_rebalance_protocol(k->rk), "COOPERATIVE") == 0) {
+				rd_kafka_error_t *ue = rd_kafka_incremental_unassign(
+				    k->rk, rd_kafka_event_topic_partition_list(ev));
+				if (ue)
+					rd_kafka_error_destroy(ue);
+			} else {
+				rd_kafka_assign(k->rk, NULL);
+			}
+		}
+		if (ev)
+			rd_kafka_event_destroy(ev);
+	}
+	bool closed = rd_kafka_consumer_closed(k->rk);
+	rd_kafka_queue_destroy(cq);
+	rd_kafka_destroy_flags(k->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 static void print_stats(const ksrc *k)
 {
 	const kafka_source_stats *s = &k->st;
@@ -606,8 +645,7 @@ int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
 			k.rc = 1;
 	}
 	k.closing = true;
-	rd_kafka_consumer_close(k.rk);
-	rd_kafka_destroy(k.rk);
+	close_consumer(&k);
 	if (out && kafka_sink_flush(out, FLUSH_ON_REVOKE_MS) != 0 && k.rc == 0)
 		k.rc = 1; /* nothing should be left; reported by the flush */
 	print_stats(&k);

@@ -133,6 +133,8 @@ class Broker:
 class Kuniq:
     """A kuniq process in Kafka mode; stop() sends SIGTERM and returns its exit code."""
 
+    running = []  # every process started; the kill_leftovers fixture ends those still running
+
     def __init__(self, binary, broker, args, tmp):
         self.err_path = os.path.join(str(tmp), "kuniq-%s.err" % uuid.uuid4().hex[:6])
         self.out_path = self.err_path[:-4] + ".out"
@@ -140,6 +142,7 @@ class Kuniq:
         self.err = open(self.err_path, "wb")
         self.out = open(self.out_path, "wb")
         self.p = subprocess.Popen(self.cmd, stdout=self.out, stderr=self.err)
+        Kuniq.running.append(self)
 
     def alive(self):
         return self.p.poll() is None
@@ -177,6 +180,17 @@ class Kuniq:
             if line.startswith('{"kafka"'):
                 return json.loads(line)["kafka"]
         raise AssertionError("no kafka line in kuniq's stderr:\n" + self.stderr()[-3000:])
+
+
+@pytest.fixture(autouse=True)
+def kill_leftovers():
+    """After each test: a kuniq a failed test left running is killed (never outlives it)."""
+    yield
+    while Kuniq.running:
+        k = Kuniq.running.pop()
+        if k.p.poll() is None:
+            k.p.kill()
+            k.p.wait()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import oracle
 import pytest
 
 from conftest import compare_records
-from kafka_broker import Kuniq, kafka  # noqa: F401  (kafka: the session broker fixture)
+from kafka_broker import Kuniq, kafka, kill_leftovers  # noqa: F401  (fixtures)
 
 KIND_ORDER = ["minute", "hour", "day", "week", "month", "year"]
 RESULT_TIMEOUT = 180
