@@ -131,10 +131,8 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_utc_known_dates),
-	    cmocka_unit_test(test_utc_against_libc),
-	    cmocka_unit_test(test_zone_dst),
-	    cmocka_unit_test(test_zone_double_midnight),
+	    cmocka_unit_test(test_utc_known_dates), cmocka_unit_test(test_utc_against_libc),
+	    cmocka_unit_test(test_zone_dst),        cmocka_unit_test(test_zone_double_midnight),
 	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
