@@ -3,8 +3,9 @@
  * How it works. A high-level consumer (librdkafka) subscribes to the topic; its rebalance
  * callback gives each newly seen partition an engine input, so every partition has its own event
  * clock and windows. The main loop takes messages in batches (rd_kafka_consume_batch_queue on the
- * consumer queue, which also serves the rebalance, error and commit callbacks), copies each
- * payload into a padded scratch buffer and hands it to ingest. Between batches it:
+ * consumer queue, which also serves the rebalance, error and commit callbacks), parses the
+ * batch's frames on several threads (kafka_parse.c) and hands them to the engine in order.
+ * Between batches it:
  *  - marks a partition idle when it has reached its end (partition EOF event) and delivered no
  *    message for the idle timeout, and ticks the engine's wall clock while all are idle;
  *  - once a second snapshots, per assigned partition, the commit point min(safe offset, next
@@ -29,6 +30,7 @@
 
 #include "frame.h"
 #include "kafka_conf.h"
+#include "kafka_parse.h"
 
 #define BATCH 1024
 #define POLL_MS 100
@@ -61,7 +63,9 @@ typedef struct ksrc {
 	const char *topic;
 	part *parts; /* indexed by partition id */
 	int nparts;
-	char *scratch; /* max_frame + FRAME_PADDING bytes */
+	kafka_parse *pool;
+	kafka_parse_item items[BATCH]; /* the frames of the batch in hand */
+	size_t nitems;
 	bool closing;
 	int rc;
 	/* commit snapshot */
@@ -395,6 +399,8 @@ static void on_event(ksrc *k, const rd_kafka_message_t *m)
 
 /* ---- frames -------------------------------------------------------------------------------- */
 
+/* One message: events are handled at once; a frame's partition bookkeeping is done here and the
+ * frame queued in k->items for the parse pool. */
 static void on_message(ksrc *k, const rd_kafka_message_t *m, double now)
 {
 	if (m->err) {
@@ -411,15 +417,22 @@ static void on_message(ksrc *k, const rd_kafka_message_t *m, double now)
 	p->at_eof = false;
 	set_idle(k, p, false);
 	k->st.messages++;
-	if (!m->payload) {
+	if (!m->payload)
 		k->st.tombstones++;
-		ingest_frame(k->in, p->input, k->scratch, 0, m->offset);
-	} else if (m->len > k->cfg->max_frame) {
-		ingest_too_long(k->in, m->len, ingest_blank(m->payload, m->len));
-	} else {
-		memcpy(k->scratch, m->payload, m->len);
-		ingest_frame(k->in, p->input, k->scratch, m->len, m->offset);
-	}
+	k->items[k->nitems++] = (kafka_parse_item){
+	    .buf = m->payload, .len = m->len, .input = p->input, .offset = m->offset};
+}
+
+/* A batch: bookkeeping in order, frames parsed on the pool's threads, then counted and handed
+ * to the engine in order. */
+static void on_batch(ksrc *k, rd_kafka_message_t **msgs, size_t n, double now)
+{
+	k->nitems = 0;
+	for (size_t i = 0; i < n; i++)
+		on_message(k, msgs[i], now);
+	kafka_parse_run(k->pool, k->items, k->nitems);
+	for (size_t j = 0; j < k->nitems; j++)
+		kafka_parse_apply(k->in, &k->items[j]);
 }
 
 /* Idle partitions and wall time (docs/semantics.md, section 6). */
@@ -586,10 +599,10 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 		double now = kafka_now();
 		if (n > 0 && k->down)
 			came_back(k);
-		for (ssize_t i = 0; i < n; i++) {
-			on_message(k, msgs[i], now);
+		if (n > 0)
+			on_batch(k, msgs, (size_t)n, now);
+		for (ssize_t i = 0; i < n; i++)
 			rd_kafka_message_destroy(msgs[i]);
-		}
 		if (k->out) {
 			kafka_sink_poll(k->out);
 			if (kafka_sink_fatal(k->out)) {
@@ -613,15 +626,14 @@ int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
 		kafka_log("error: --topic is required with --brokers");
 		return 2;
 	}
-	k.scratch = malloc(cfg->max_frame + FRAME_PADDING);
-	if (!k.scratch) {
+	k.pool = kafka_parse_new(in->parser, cfg->max_frame, kafka_parse_default_threads());
+	if (!k.pool) {
 		kafka_log("error: out of memory");
 		return 1;
 	}
-	memset(k.scratch, 0, cfg->max_frame + FRAME_PADDING);
 	k.rk = consumer_new(&k);
 	if (!k.rk) {
-		free(k.scratch);
+		kafka_parse_free(k.pool);
 		return 2;
 	}
 	rd_kafka_poll_set_consumer(k.rk);
@@ -650,6 +662,6 @@ int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
 		k.rc = 1; /* nothing should be left; reported by the flush */
 	print_stats(&k);
 	free(k.parts);
-	free(k.scratch);
+	kafka_parse_free(k.pool);
 	return k.rc;
 }
