@@ -660,6 +660,8 @@ int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
 	close_consumer(&k);
 	if (out && kafka_sink_flush(out, FLUSH_ON_REVOKE_MS) != 0 && k.rc == 0)
 		k.rc = 1; /* nothing should be left; reported by the flush */
+	if (out && kafka_sink_get_stats(out)->failed && k.rc == 0)
+		k.rc = 1; /* results given up (each reported on stderr) */
 	print_stats(&k);
 	free(k.parts);
 	kafka_parse_free(k.pool);

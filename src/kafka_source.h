@@ -38,7 +38,8 @@ typedef struct kafka_source_stats {
  * committed, and the consumer leaves its group. Open windows are not emitted (the next run
  * recomputes them from the committed offsets): do not call engine_finish after it.
  * Writes a one-line JSON summary of the Kafka counters to stderr.
- * Returns 0; 1 on a runtime failure (fatal producer error, results left undelivered at exit);
+ * Returns 0; 1 on a runtime failure (fatal producer error, results given up or left
+ * undelivered at exit);
  * 2 on a configuration error (bad -X, unknown property), all reported on stderr. */
 int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
               volatile sig_atomic_t *stop);

@@ -84,6 +84,8 @@ static int run_kafka(const cli_config *cfg, const frame_parser *parser)
 	double t0 = now_s();
 	int rc = kafka_run(cfg, &in, eng, ks, &stop_requested);
 	ingest_summary(&in, cfg->engine.kinds, now_s() - t0, stderr);
+	if (engine_get_stats(eng)->emit_errors)
+		rc = rc ? rc : 1;
 	engine_free(eng);
 	kafka_sink_free(ks);
 	return rc;
