@@ -30,6 +30,7 @@ struct source {
 	bool eof;
 	bool skipping;
 	bool skip_blank; /* every skipped byte so far was a blank */
+	bool no_fill;    /* source_next_batch: lines are handed out, the buffer must not move */
 	uint64_t skip_len;
 	size_t max_frame;
 	char *buf;
@@ -172,10 +173,33 @@ source_event source_next(source *s, int timeout_ms, const char **line, size_t *l
 		}
 		if (s->eof)
 			return SOURCE_EOF;
+		if (s->no_fill)
+			return SOURCE_AGAIN;
 		source_event ev = fill(s, timeout_ms);
 		if (ev != SOURCE_LINE)
 			return ev;
 	}
+}
+
+size_t source_next_batch(source *s, int timeout_ms, source_item *items, size_t max,
+                         source_event *ev)
+{
+	size_t n = 0;
+	*ev = SOURCE_LINE;
+	while (n < max) {
+		s->no_fill = n > 0; /* refilling would move the lines already handed out */
+		source_item *it = &items[n];
+		source_event e = source_next(s, timeout_ms, &it->line, &it->len);
+		s->no_fill = false;
+		if (e != SOURCE_LINE && e != SOURCE_TOO_LONG && e != SOURCE_BLANK_LONG) {
+			if (n == 0)
+				*ev = e;
+			break;
+		}
+		it->kind = e;
+		n++;
+	}
+	return n;
 }
 
 static double mono_now(void)

@@ -22,7 +22,14 @@ typedef enum source_event {
 	SOURCE_IDLE,       /* nothing arrived within the timeout (pipes, terminals), or a signal */
 	SOURCE_EOF,
 	SOURCE_ERROR, /* reported on stderr */
+	SOURCE_AGAIN, /* internal: source_next_batch needs a refill */
 } source_event;
+
+typedef struct source_item {
+	source_event kind; /* SOURCE_LINE, SOURCE_TOO_LONG or SOURCE_BLANK_LONG */
+	const char *line;  /* SOURCE_LINE: the line, FRAME_PADDING readable bytes after it */
+	size_t len;
+} source_item;
 
 typedef struct source source;
 
@@ -33,6 +40,11 @@ void source_close(source *s);
 /* Next line. timeout_ms < 0 blocks; otherwise a source that can stall (pipe, terminal, socket)
  * returns SOURCE_IDLE when no byte arrived within it. */
 source_event source_next(source *s, int timeout_ms, const char **line, size_t *len);
+
+/* Up to max lines that are already buffered (reading more only when none is), all valid until
+ * the next call. Returns how many; 0 with *ev = SOURCE_IDLE, SOURCE_EOF or SOURCE_ERROR. */
+size_t source_next_batch(source *s, int timeout_ms, source_item *items, size_t max,
+                         source_event *ev);
 
 typedef struct source_run_cfg {
 	char **files; /* NULL/0 files: stdin */

@@ -113,12 +113,52 @@ static void test_gzip_and_errors(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+/* Batches hand out buffered lines only; every line of a batch stays intact until the next call. */
+static void test_batches(void **state)
+{
+	(void)state;
+	size_t n = 300000, cap = n * 16, off = 0;
+	char *data = malloc(cap);
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)sprintf(data + off, i % 1000 == 7 ? "%zu%0200d\n" : "%zu\n", i, 0);
+	write_file(data, off);
+	free(data);
+	char err[128];
+	source *s = source_open(path, 100, err, sizeof(err));
+	static source_item items[4096];
+	size_t seen = 0, batches = 0, too_long = 0;
+	source_event ev;
+	size_t got;
+	while ((got = source_next_batch(s, -1, items, 4096, &ev)) > 0) {
+		batches++;
+		for (size_t i = 0; i < got; i++, seen++) {
+			if (seen % 1000 == 7) {
+				assert_int_equal(items[i].kind, SOURCE_TOO_LONG);
+				too_long++;
+				continue;
+			}
+			char want[32];
+			int wn = snprintf(want, sizeof(want), "%zu", seen);
+			assert_int_equal(items[i].kind, SOURCE_LINE);
+			assert_int_equal(items[i].len, wn);
+			assert_memory_equal(items[i].line, want, (size_t)wn);
+		}
+	}
+	assert_int_equal(ev, SOURCE_EOF);
+	assert_int_equal(seen, n);
+	assert_int_equal(too_long, 300);
+	assert_true(batches > n / 4096);
+	source_close(s);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lines_and_last_line),
 	    cmocka_unit_test(test_long_lines_skipped),
 	    cmocka_unit_test(test_gzip_and_errors),
+	    cmocka_unit_test(test_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
