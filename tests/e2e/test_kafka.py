@@ -231,6 +231,26 @@ def test_bad_messages_and_broker_restarts(kafka, e2e, kuniq_bin, tmp_path):  # n
     assert err.count("reachable again") == 2, err[-3000:]
 
 
+def test_historical_replay_of_months(kafka, e2e, kuniq_bin, tmp_path):  # noqa: F811
+    """A topic holding half a year of frames, read from the beginning at full speed into
+    4 partitions: every hour..year window equals the oracle (week and month in a DST zone)."""
+    path = e2e.gen("s.jsonl", count=60000, rate=1, step=260, users=2000, frame_size=200,
+                   seed=13)
+    # one frame every 260 s: a partition's frames are ~1000 s apart, so its clock starts with
+    # its first frame (--jump-confirm 1) and confirms each step at once
+    args = ["-w", "hour,day,week,month,year", "--tz", "Europe/Zurich", "--jump-confirm", "1"]
+    topic = kafka.create_topic(4)
+    out = topic + "-out"
+    kafka.kcat_load(topic, path)
+    o = e2e.oracle(args, [path])
+    assert o.records[-1]["start"] - o.records[0]["start"] > 150 * 86400  # months of frames
+    k = Kuniq(kuniq_bin, kafka, ["--topic", topic, "--output-topic", out, "--from-beginning",
+                                 "--group", "g-" + topic, "--idle-timeout", "2"] + args, tmp_path)
+    results = finish(k, kafka, out, len(o.records))
+    check_windows(results, o.records)
+    assert k.summary()["frames_read"] == 60000
+
+
 @pytest.mark.parametrize("bad", [["-X", "no.such.property=1"], ["-X", "fetch.wait.max.ms=x"]])
 def test_bad_librdkafka_property_is_a_usage_error(kafka, kuniq_bin, tmp_path, bad):  # noqa: F811
     k = Kuniq(kuniq_bin, kafka, ["--topic", "whatever"] + bad, tmp_path)
