@@ -20,6 +20,7 @@ static const char usage_text[] =
     "      --ts-field NAME     top-level key of the unix timestamp (default ts)\n"
     "      --max-frame BYTES   longer frames are rejected as too_long (default 65536)\n"
     "      --parser IMPL       auto|scalar|avx2 (default auto)\n"
+    "      --threads N         threads parsing frames (default: one per CPU, at most 8)\n"
     "Event time (see README, 'When results are emitted'):\n"
     "      --lateness S        watermark = largest ts - S (default 5)\n"
     "      --late MODE         drop|update: what late frames do (default drop)\n"
@@ -52,6 +53,7 @@ enum {
 	OPT_TZ,
 	OPT_MAX_FRAME,
 	OPT_PARSER,
+	OPT_THREADS,
 	OPT_LATENESS,
 	OPT_LATE,
 	OPT_KEEP_CLOSED,
@@ -78,6 +80,7 @@ static const struct option long_opts[] = {
     {"tz", required_argument, NULL, OPT_TZ},
     {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
     {"parser", required_argument, NULL, OPT_PARSER},
+    {"threads", required_argument, NULL, OPT_THREADS},
     {"lateness", required_argument, NULL, OPT_LATENESS},
     {"late", required_argument, NULL, OPT_LATE},
     {"keep-closed", required_argument, NULL, OPT_KEEP_CLOSED},
@@ -224,6 +227,10 @@ static bool apply(cli_config *c, int opt, char *arg)
 	case OPT_PARSER:
 		ok = parse_choice("parser", arg, parser_names, 3, &choice);
 		c->parser = (frame_impl)choice;
+		return ok;
+	case OPT_THREADS:
+		ok = parse_int("threads", arg, 1, 64, &v);
+		c->threads = (int)v;
 		return ok;
 	case OPT_LATENESS:
 		ok = parse_int("lateness", arg, 0, 1LL << 32, &v);

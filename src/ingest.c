@@ -5,6 +5,7 @@
 #include "ingest.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <xxhash.h>
 
 void ingest_init(ingest *in, const frame_parser *parser, engine *eng)
@@ -12,19 +13,38 @@ void ingest_init(ingest *in, const frame_parser *parser, engine *eng)
 	*in = (ingest){.parser = parser, .eng = eng};
 }
 
-void ingest_frame(ingest *in, int input, const char *buf, size_t len, int64_t offset)
+frame_status ingest_classify(const frame_parser *parser, size_t max_frame, const char *buf,
+                             size_t len, int64_t *ts, uint64_t *hash)
+{
+	size_t eff = len && buf[len - 1] == '\r' ? len - 1 : len;
+	if (eff > max_frame)
+		return ingest_blank(buf, len) ? FRAME_EMPTY : FRAME_TOO_LONG;
+	frame f;
+	frame_status st = frame_parse(parser, buf, eff, &f);
+	if (st == FRAME_OK) {
+		*ts = f.ts;
+		*hash = XXH3_64bits(f.uid, f.uid_len);
+	}
+	return st;
+}
+
+void ingest_count(ingest *in, frame_status st, uint64_t len, int input, int64_t ts, uint64_t hash,
+                  int64_t offset)
 {
 	in->frames_read++;
 	in->bytes += len;
-	if (len && buf[len - 1] == '\r')
-		len--;
-	frame f;
-	frame_status st = frame_parse(in->parser, buf, len, &f);
-	if (st != FRAME_OK) {
+	if (st != FRAME_OK)
 		in->rejected[st]++;
-		return;
-	}
-	engine_frame(in->eng, input, f.ts, XXH3_64bits(f.uid, f.uid_len), offset);
+	else
+		engine_frame(in->eng, input, ts, hash, offset);
+}
+
+void ingest_frame(ingest *in, int input, const char *buf, size_t len, int64_t offset)
+{
+	int64_t ts = 0;
+	uint64_t hash = 0;
+	frame_status st = ingest_classify(in->parser, SIZE_MAX, buf, len, &ts, &hash);
+	ingest_count(in, st, len, input, ts, hash, offset);
 }
 
 bool ingest_blank(const char *p, size_t n)
@@ -37,9 +57,7 @@ bool ingest_blank(const char *p, size_t n)
 
 void ingest_too_long(ingest *in, uint64_t len, bool blank)
 {
-	in->frames_read++;
-	in->bytes += len;
-	in->rejected[blank ? FRAME_EMPTY : FRAME_TOO_LONG]++;
+	ingest_count(in, blank ? FRAME_EMPTY : FRAME_TOO_LONG, len, 0, 0, 0, 0);
 }
 
 void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f)

@@ -25,8 +25,19 @@ typedef struct ingest {
 void ingest_init(ingest *in, const frame_parser *parser, engine *eng);
 
 /* One frame of input `input` at position `offset`. buf must have FRAME_PADDING readable bytes
- * after buf[len]. A trailing "\r" is ignored. */
+ * after buf[len]. A trailing "\r" is ignored. Same as ingest_classify then ingest_count. */
 void ingest_frame(ingest *in, int input, const char *buf, size_t len, int64_t offset);
+
+/* What one frame yields, without touching any state (safe on any thread): a frame longer than
+ * max_frame once a trailing "\r" is removed is too_long (empty when blank), otherwise the
+ * parser's verdict; for a valid frame *ts and *hash (XXH3-64 of the uid bytes). buf must have
+ * FRAME_PADDING readable bytes after buf[len] unless it is too long. */
+frame_status ingest_classify(const frame_parser *parser, size_t max_frame, const char *buf,
+                             size_t len, int64_t *ts, uint64_t *hash);
+
+/* Counts a classified frame of len bytes and hands a valid one to the engine. */
+void ingest_count(ingest *in, frame_status st, uint64_t len, int input, int64_t ts, uint64_t hash,
+                  int64_t offset);
 
 /* A frame longer than the limit, skipped by the source without being buffered; blank: it held
  * only spaces, tabs and CRs (counted as empty, which takes precedence over too_long). */

@@ -4,7 +4,7 @@
  * callback gives each newly seen partition an engine input, so every partition has its own event
  * clock and windows. The main loop takes messages in batches (rd_kafka_consume_batch_queue on the
  * consumer queue, which also serves the rebalance, error and commit callbacks), parses the
- * batch's frames on several threads (kafka_parse.c) and hands them to the engine in order.
+ * batch's frames on several threads (parse_pool.c) and hands them to the engine in order.
  * Between batches it:
  *  - marks a partition idle when it has reached its end (partition EOF event) and delivered no
  *    message for the idle timeout, and ticks the engine's wall clock while all are idle;
@@ -30,7 +30,7 @@
 
 #include "frame.h"
 #include "kafka_conf.h"
-#include "kafka_parse.h"
+#include "parse_pool.h"
 
 #define BATCH 1024
 #define POLL_MS 100
@@ -63,8 +63,8 @@ typedef struct ksrc {
 	const char *topic;
 	part *parts; /* indexed by partition id */
 	int nparts;
-	kafka_parse *pool;
-	kafka_parse_item items[BATCH]; /* the frames of the batch in hand */
+	parse_pool *pool;
+	parse_item items[BATCH]; /* the frames of the batch in hand */
 	size_t nitems;
 	bool closing;
 	int rc;
@@ -419,8 +419,8 @@ static void on_message(ksrc *k, const rd_kafka_message_t *m, double now)
 	k->st.messages++;
 	if (!m->payload)
 		k->st.tombstones++;
-	k->items[k->nitems++] = (kafka_parse_item){
-	    .buf = m->payload, .len = m->len, .input = p->input, .offset = m->offset};
+	k->items[k->nitems++] =
+	    (parse_item){.buf = m->payload, .len = m->len, .input = p->input, .offset = m->offset};
 }
 
 /* A batch: bookkeeping in order, frames parsed on the pool's threads, then counted and handed
@@ -430,9 +430,9 @@ static void on_batch(ksrc *k, rd_kafka_message_t **msgs, size_t n, double now)
 	k->nitems = 0;
 	for (size_t i = 0; i < n; i++)
 		on_message(k, msgs[i], now);
-	kafka_parse_run(k->pool, k->items, k->nitems);
+	parse_pool_run(k->pool, k->items, k->nitems);
 	for (size_t j = 0; j < k->nitems; j++)
-		kafka_parse_apply(k->in, &k->items[j]);
+		parse_pool_apply(k->in, &k->items[j]);
 }
 
 /* Idle partitions and wall time (docs/semantics.md, section 6). */
@@ -626,14 +626,14 @@ int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
 		kafka_log("error: --topic is required with --brokers");
 		return 2;
 	}
-	k.pool = kafka_parse_new(in->parser, cfg->max_frame, kafka_parse_default_threads());
+	k.pool = parse_pool_new(in->parser, cfg->max_frame, cfg->threads > 0 ? cfg->threads : 1);
 	if (!k.pool) {
 		kafka_log("error: out of memory");
 		return 1;
 	}
 	k.rk = consumer_new(&k);
 	if (!k.rk) {
-		kafka_parse_free(k.pool);
+		parse_pool_free(k.pool);
 		return 2;
 	}
 	rd_kafka_poll_set_consumer(k.rk);
@@ -664,6 +664,6 @@ int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
 		k.rc = 1; /* results given up (each reported on stderr) */
 	print_stats(&k);
 	free(k.parts);
-	kafka_parse_free(k.pool);
+	parse_pool_free(k.pool);
 	return k.rc;
 }

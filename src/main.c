@@ -13,6 +13,7 @@
 #include "ingest.h"
 #include "kafka_sink.h"
 #include "kafka_source.h"
+#include "parse_pool.h"
 #include "source.h"
 #include "stdout_sink.h"
 
@@ -50,7 +51,8 @@ static int run_files(const cli_config *cfg, ingest *in)
 	source_run_cfg sc = {.files = cfg->files,
 	                     .nfiles = cfg->nfiles,
 	                     .max_frame = cfg->max_frame,
-	                     .idle_timeout = cfg->idle_timeout};
+	                     .idle_timeout = cfg->idle_timeout,
+	                     .threads = cfg->threads};
 	return source_run(&sc, in, &stop_requested);
 }
 
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kuniq: --parser: not supported by this CPU\n");
 		return 2;
 	}
+	if (cfg.threads == 0)
+		cfg.threads = parse_pool_default_threads();
 	if (cfg.brokers)
 		return run_kafka(&cfg, &parser);
 	stdout_sink out;

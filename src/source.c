@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "frame.h"
+#include "parse_pool.h"
 
 #define READ_BLOCK (4u << 20)
 
@@ -274,12 +275,68 @@ static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *of
 	return 0;
 }
 
+#define BATCH 4096
+
+/* The same loop, a buffered batch at a time, parsed on the pool's threads. */
+static int run_one_parallel(source *s, const source_run_cfg *cfg, ingest *in, parse_pool *pool,
+                            int64_t *offset, volatile sig_atomic_t *stop)
+{
+	source_item *lines = malloc(sizeof(*lines) * BATCH);
+	parse_item *items = malloc(sizeof(*items) * BATCH);
+	int rc = 0;
+	if (lines == NULL || items == NULL) {
+		fprintf(stderr, "kuniq: out of memory\n");
+		rc = 1;
+	}
+	idle_state st = {.since = -1, .idle = false};
+	while (rc == 0 && !*stop) {
+		int timeout = poll_timeout(cfg, &st);
+		source_event ev;
+		size_t n = source_next_batch(s, timeout, lines, BATCH, &ev);
+		if (n == 0) {
+			if (ev == SOURCE_IDLE) {
+				on_wait(cfg, in, &st, timeout);
+				continue;
+			}
+			rc = ev == SOURCE_EOF ? 0 : 1;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			source_event k = lines[i].kind;
+			items[i] = (parse_item){
+			    .buf = lines[i].line,
+			    .len = lines[i].len,
+			    .padded = true,
+			    .preset = k == SOURCE_LINE         ? FRAME_OK
+			              : k == SOURCE_BLANK_LONG ? FRAME_EMPTY
+			                                       : FRAME_TOO_LONG,
+			    .offset = (*offset)++,
+			};
+			if (k != SOURCE_LINE)
+				items[i].buf = NULL; /* skipped bytes; len still counts them */
+		}
+		parse_pool_run(pool, items, n);
+		for (size_t i = 0; i < n; i++)
+			ingest_count(in, items[i].status, lines[i].len, 0, items[i].ts,
+			             items[i].hash, items[i].offset);
+		st.since = -1;
+		st.idle = false;
+	}
+	free(lines);
+	free(items);
+	return rc;
+}
+
 int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *stop)
 {
 	static char *const stdin_only[] = {"-"};
 	char *const *files = cfg->nfiles > 0 ? cfg->files : stdin_only;
 	int n = cfg->nfiles > 0 ? cfg->nfiles : 1, rc = 0;
 	int64_t offset = 0;
+	parse_pool *pool = NULL;
+	if (cfg->threads > 1 &&
+	    (pool = parse_pool_new(in->parser, cfg->max_frame, cfg->threads)) == NULL)
+		fprintf(stderr, "kuniq: cannot start parser threads; parsing on one\n");
 	for (int i = 0; i < n && !*stop; i++) {
 		char err[512];
 		source *s = source_open(files[i], cfg->max_frame, err, sizeof(err));
@@ -288,8 +345,10 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 			rc = 1;
 			continue;
 		}
-		rc |= run_one(s, cfg, in, &offset, stop);
+		rc |= pool ? run_one_parallel(s, cfg, in, pool, &offset, stop)
+		           : run_one(s, cfg, in, &offset, stop);
 		source_close(s);
 	}
+	parse_pool_free(pool);
 	return rc;
 }

@@ -51,6 +51,7 @@ typedef struct source_run_cfg {
 	int nfiles;
 	size_t max_frame;
 	double idle_timeout; /* seconds, 0 = never idle */
+	int threads;         /* parser threads (the caller's included); <= 1: parse inline */
 } source_run_cfg;
 
 /* Reads every file in order as one input (input 0 of the engine) into ingest, handling idle

@@ -1,30 +1,30 @@
-/* kafka_parse.c - a batch of frames parsed on several threads (see kafka_parse.h).
+/* parse_pool.c - a batch of frames parsed on several threads (see parse_pool.h).
  *
  * How it works: threads - 1 workers wait on a condition variable for a new batch (a generation
- * counter); kafka_parse_run publishes the batch, parses slice 0 itself, then waits until every
- * worker has parsed its slice. Slice i of n items is [i*n/T, (i+1)*n/T). Each thread copies a
- * frame into its own scratch buffer (max_frame + FRAME_PADDING bytes: the parser reads up to
- * FRAME_PADDING bytes past the end) before parsing it. Small batches are parsed by the caller
+ * counter); parse_pool_run publishes the batch, parses slice 0 itself, then waits until every
+ * worker has parsed its slice. Slice i of n items is [i*n/T, (i+1)*n/T). A frame without padding
+ * (a Kafka payload) is first copied into the thread's scratch buffer (max_frame + FRAME_PADDING
+ * bytes: the parser reads up to FRAME_PADDING bytes past the end); a padded one (a line in the
+ * file source's buffer) is parsed in place. Small batches are parsed by the caller
  * alone: waking workers costs more than it saves.
  */
-#include "kafka_parse.h"
+#include "parse_pool.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #define MIN_PARALLEL 64 /* items below which one thread parses the batch */
 
 typedef struct worker {
-	struct kafka_parse *kp;
+	struct parse_pool *kp;
 	int index;
 	pthread_t tid;
 } worker;
 
-struct kafka_parse {
+struct parse_pool {
 	const frame_parser *parser;
 	size_t max_frame;
 	int threads;
@@ -36,32 +36,29 @@ struct kafka_parse {
 	uint64_t gen;
 	int pending;
 	bool quit;
-	kafka_parse_item *items;
+	parse_item *items;
 	size_t n;
 };
 
-static void parse_one(const kafka_parse *kp, char *scratch, kafka_parse_item *it)
+static void parse_one(const parse_pool *kp, char *scratch, parse_item *it)
 {
-	size_t len = it->buf ? it->len : 0;
-	size_t eff = len && it->buf[len - 1] == '\r' ? len - 1 : len;
 	it->ts = 0;
 	it->hash = 0;
-	if (eff > kp->max_frame) {
-		/* not copied; a blank one is empty, which takes precedence over too_long */
-		it->status = ingest_blank(it->buf, len) ? FRAME_EMPTY : FRAME_TOO_LONG;
+	if (it->preset != FRAME_OK) {
+		it->status = it->preset;
 		return;
 	}
-	if (eff)
-		memcpy(scratch, it->buf, eff);
-	frame f;
-	it->status = frame_parse(kp->parser, scratch, eff, &f);
-	if (it->status == FRAME_OK) {
-		it->ts = f.ts;
-		it->hash = XXH3_64bits(f.uid, f.uid_len);
+	size_t len = it->buf ? it->len : 0;
+	const char *buf = it->buf ? it->buf : "";
+	if (!it->padded && len && len <= kp->max_frame + 1) { /* +1: a trailing \r is dropped */
+		memcpy(scratch, buf, len);
+		buf = scratch;
 	}
+	it->status = ingest_classify(kp->parser, kp->max_frame, len ? buf : scratch, len, &it->ts,
+	                             &it->hash);
 }
 
-static void parse_slice(kafka_parse *kp, int i)
+static void parse_slice(parse_pool *kp, int i)
 {
 	size_t from = kp->n * (size_t)i / (size_t)kp->threads;
 	size_t to = kp->n * (size_t)(i + 1) / (size_t)kp->threads;
@@ -72,7 +69,7 @@ static void parse_slice(kafka_parse *kp, int i)
 static void *worker_main(void *arg)
 {
 	worker *w = arg;
-	kafka_parse *kp = w->kp;
+	parse_pool *kp = w->kp;
 	uint64_t seen = 0;
 	pthread_mutex_lock(&kp->mu);
 	for (;;) {
@@ -91,9 +88,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-kafka_parse *kafka_parse_new(const frame_parser *parser, size_t max_frame, int threads)
+parse_pool *parse_pool_new(const frame_parser *parser, size_t max_frame, int threads)
 {
-	kafka_parse *kp = calloc(1, sizeof(*kp));
+	parse_pool *kp = calloc(1, sizeof(*kp));
 	if (kp == NULL)
 		return NULL;
 	kp->parser = parser;
@@ -107,7 +104,7 @@ kafka_parse *kafka_parse_new(const frame_parser *parser, size_t max_frame, int t
 	if (kp->scratch == NULL || kp->workers == NULL)
 		goto fail;
 	for (int i = 0; i < kp->threads; i++)
-		if ((kp->scratch[i] = calloc(1, max_frame + FRAME_PADDING)) == NULL)
+		if ((kp->scratch[i] = calloc(1, max_frame + 1 + FRAME_PADDING)) == NULL)
 			goto fail;
 	for (int i = 1; i < kp->threads; i++) {
 		kp->workers[i] = (worker){kp, i, 0};
@@ -117,11 +114,11 @@ kafka_parse *kafka_parse_new(const frame_parser *parser, size_t max_frame, int t
 	}
 	return kp;
 fail:
-	kafka_parse_free(kp);
+	parse_pool_free(kp);
 	return NULL;
 }
 
-void kafka_parse_free(kafka_parse *kp)
+void parse_pool_free(parse_pool *kp)
 {
 	if (kp == NULL)
 		return;
@@ -141,7 +138,7 @@ void kafka_parse_free(kafka_parse *kp)
 	free(kp);
 }
 
-void kafka_parse_run(kafka_parse *kp, kafka_parse_item *items, size_t n)
+void parse_pool_run(parse_pool *kp, parse_item *items, size_t n)
 {
 	if (kp->threads == 1 || n < MIN_PARALLEL) {
 		for (size_t j = 0; j < n; j++)
@@ -162,17 +159,13 @@ void kafka_parse_run(kafka_parse *kp, kafka_parse_item *items, size_t n)
 	pthread_mutex_unlock(&kp->mu);
 }
 
-void kafka_parse_apply(ingest *in, const kafka_parse_item *it)
+void parse_pool_apply(ingest *in, const parse_item *it)
 {
-	in->frames_read++;
-	in->bytes += it->buf ? it->len : 0;
-	if (it->status != FRAME_OK)
-		in->rejected[it->status]++;
-	else
-		engine_frame(in->eng, it->input, it->ts, it->hash, it->offset);
+	ingest_count(in, it->status, it->buf ? it->len : 0, it->input, it->ts, it->hash,
+	             it->offset);
 }
 
-int kafka_parse_default_threads(void)
+int parse_pool_default_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : n > 8 ? 8 : (int)n;

@@ -1,4 +1,4 @@
-/* Tests for kafka_parse.c: a batch parsed on several threads gives, item by item, what ingest_frame
+/* Tests for parse_pool.c: a batch parsed on several threads gives, item by item, what ingest_frame
  * gives for the same frames (statuses, counts, and the windows the engine emits). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include "engine.h"
 #include "frame.h"
 #include "ingest.h"
-#include "kafka_parse.h"
+#include "parse_pool.h"
 
 #define T0 1468244340LL /* a minute boundary */
 #define MAX_FRAME 256
@@ -97,19 +97,19 @@ static void run(int threads, bool via_ingest_frame, ingest *in, capture *cap, fr
 	assert_int_equal(frame_parser_init(&p, "uid", "ts", FRAME_IMPL_AUTO), 0);
 	engine *e = make(cap);
 	ingest_init(in, &p, e);
-	kafka_parse *kp = kafka_parse_new(&p, MAX_FRAME, threads);
+	parse_pool *kp = parse_pool_new(&p, MAX_FRAME, threads);
 	assert_non_null(kp);
-	static kafka_parse_item items[N];
+	static parse_item items[N];
 	char *frames[N];
 	char *pad = calloc(1, MAX_FRAME * 2 + FRAME_PADDING);
 	assert_non_null(pad);
 	for (int i = 0; i < N; i++) {
 		size_t len;
 		frames[i] = make_frame(i, &len);
-		items[i] = (kafka_parse_item){.buf = i == 1 ? NULL : frames[i],
-		                              .len = i == 1 ? 0 : len,
-		                              .input = 0,
-		                              .offset = i};
+		items[i] = (parse_item){.buf = i == 1 ? NULL : frames[i],
+		                        .len = i == 1 ? 0 : len,
+		                        .input = 0,
+		                        .offset = i};
 	}
 	if (via_ingest_frame) { /* the reference: one frame at a time, as the file source does */
 		for (int i = 0; i < N; i++) {
@@ -127,15 +127,15 @@ static void run(int threads, bool via_ingest_frame, ingest *in, capture *cap, fr
 		/* batches of varied sizes, some below the parallel threshold */
 		for (int i = 0, step = 1; i < N; i += step, step = step * 3 % 1000 + 7) {
 			int n = i + step > N ? N - i : step;
-			kafka_parse_run(kp, items + i, (size_t)n);
+			parse_pool_run(kp, items + i, (size_t)n);
 			for (int j = i; j < i + n; j++) {
 				st[j] = items[j].status;
-				kafka_parse_apply(in, &items[j]);
+				parse_pool_apply(in, &items[j]);
 			}
 		}
 	}
 	engine_finish(e);
-	kafka_parse_free(kp);
+	parse_pool_free(kp);
 	engine_free(e);
 	for (int i = 0; i < N; i++)
 		free(frames[i]);

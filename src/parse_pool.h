@@ -1,0 +1,53 @@
+/* parse_pool.h - parses a batch of frames on several threads; the caller applies the results in
+ * order.
+ *
+ * The frame parser is the costly part of counting (the engine is cheap), and both sources get
+ * frames in batches (a Kafka fetch, a file's read block), so a batch is cut into equal slices
+ * parsed at once by the calling thread and by worker threads; each result keeps the place of its
+ * frame. What one frame yields is exactly ingest_classify's verdict. The caller then counts the
+ * statuses and hands valid frames to the engine in batch order (parse_pool_apply), so results do
+ * not depend on the threads.
+ *
+ * Ownership: the parser is borrowed and must outlive the pool; items belong to the caller.
+ */
+#ifndef KUNIQ_PARSE_POOL_H
+#define KUNIQ_PARSE_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "ingest.h"
+
+typedef struct parse_item {
+	/* in */
+	const char *buf; /* the frame; NULL = tombstone, parsed as empty */
+	size_t len;
+	bool padded;         /* FRAME_PADDING readable bytes follow buf[len]: parsed in place */
+	frame_status preset; /* not FRAME_OK: already decided by the source (no parsing) */
+	int input;           /* engine input */
+	int64_t offset;
+	/* out */
+	frame_status status;
+	int64_t ts;
+	uint64_t hash;
+} parse_item;
+
+typedef struct parse_pool parse_pool;
+
+/* threads: how many threads parse a batch, the caller's included (1 = no worker thread).
+ * Returns NULL when out of memory or when a thread cannot be started. */
+parse_pool *parse_pool_new(const frame_parser *parser, size_t max_frame, int threads);
+void parse_pool_free(parse_pool *kp);
+
+/* Fills the out fields of items[0..n). */
+void parse_pool_run(parse_pool *kp, parse_item *items, size_t n);
+
+/* Counts one parsed item in `in` and hands a valid frame to in's engine, as ingest_frame does. */
+void parse_pool_apply(ingest *in, const parse_item *it);
+
+/* A thread count for this machine: its online processors, at most 8. */
+int parse_pool_default_threads(void);
+
+#endif
