@@ -22,25 +22,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 /* bench/sketch_peer.cc */
 void *peer_set_new(void);
 void peer_set_free(void *s);
 size_t peer_set_add_all(void *s, const uint64_t *h, size_t n);
-
-static uint64_t splitmix(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Textbook HyperLogLog add: 2^14 byte registers, rank = leading zeros + 1. */
 typedef struct hll {

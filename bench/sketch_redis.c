@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "bench_util.h"
+
 #define MAX_CP 12
 #define BATCH 1000
 #define UID_LEN 19
@@ -35,21 +37,6 @@ typedef struct conn {
 	char *wbuf;
 	size_t wlen, wcap;
 } conn;
-
-static uint64_t splitmix(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void die(const char *what)
 {
