@@ -243,43 +243,12 @@ static void on_wait(const source_run_cfg *cfg, ingest *in, idle_state *st, int w
 	engine_wall_tick(in->eng, (int64_t)time(NULL));
 }
 
-static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *offset,
-                   volatile sig_atomic_t *stop)
-{
-	idle_state st = {.since = -1, .idle = false};
-	while (!*stop) {
-		const char *line = NULL;
-		size_t len = 0;
-		int timeout = poll_timeout(cfg, &st);
-		source_event ev = source_next(s, timeout, &line, &len);
-		switch (ev) {
-		case SOURCE_LINE:
-			ingest_frame(in, 0, line, len, (*offset)++);
-			break;
-		case SOURCE_TOO_LONG:
-		case SOURCE_BLANK_LONG:
-			ingest_too_long(in, len, ev == SOURCE_BLANK_LONG);
-			(*offset)++;
-			break;
-		case SOURCE_IDLE:
-			on_wait(cfg, in, &st, timeout);
-			continue;
-		case SOURCE_EOF:
-			return 0;
-		default:
-			return 1;
-		}
-		st.since = -1; /* frames flow again (engine_frame makes the input active) */
-		st.idle = false;
-	}
-	return 0;
-}
-
 #define BATCH 4096
 
-/* The same loop, a buffered batch at a time, parsed on the pool's threads. */
-static int run_one_parallel(source *s, const source_run_cfg *cfg, ingest *in, parse_pool *pool,
-                            int64_t *offset, volatile sig_atomic_t *stop)
+/* Reads one source to its end, a buffered batch of lines at a time, parsed on the pool's threads
+ * (inline with one thread) and applied in order. */
+static int run_one(source *s, const source_run_cfg *cfg, ingest *in, parse_pool *pool,
+                   int64_t *offset, volatile sig_atomic_t *stop)
 {
 	source_item *lines = malloc(sizeof(*lines) * BATCH);
 	parse_item *items = malloc(sizeof(*items) * BATCH);
@@ -333,10 +302,11 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 	char *const *files = cfg->nfiles > 0 ? cfg->files : stdin_only;
 	int n = cfg->nfiles > 0 ? cfg->nfiles : 1, rc = 0;
 	int64_t offset = 0;
-	parse_pool *pool = NULL;
-	if (cfg->threads > 1 &&
-	    (pool = parse_pool_new(in->parser, cfg->max_frame, cfg->threads)) == NULL)
-		fprintf(stderr, "kuniq: cannot start parser threads; parsing on one\n");
+	parse_pool *pool = parse_pool_new(in->parser, cfg->max_frame, cfg->threads);
+	if (pool == NULL) {
+		fprintf(stderr, "kuniq: cannot start %d parser thread(s)\n", cfg->threads);
+		return 1;
+	}
 	for (int i = 0; i < n && !*stop; i++) {
 		char err[512];
 		source *s = source_open(files[i], cfg->max_frame, err, sizeof(err));
@@ -345,8 +315,7 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 			rc = 1;
 			continue;
 		}
-		rc |= pool ? run_one_parallel(s, cfg, in, pool, &offset, stop)
-		           : run_one(s, cfg, in, &offset, stop);
+		rc |= run_one(s, cfg, in, pool, &offset, stop);
 		source_close(s);
 	}
 	parse_pool_free(pool);
