@@ -5,8 +5,9 @@
  * (unix seconds, starting at 1468244384 and advancing by --step seconds with probability 1/--rate
  * per frame), 0-3 random keys before them, many after, values of every JSON type (strings with
  * escapes and raw Cyrillic UTF-8, arrays, nested objects whose keys are sometimes uid/ts) and
- * repeated keys. Options add delays, string timestamps, bit flips, clock jumps and malformed
- * frames of many kinds (docs/generator.md lists them with the reason kuniq gives each).
+ * repeated keys. Options add delays, string timestamps, bit flips (any bit, either direction),
+ * clock jumps, bursts separated by pauses, a burst of garbage timestamps and malformed frames of
+ * many kinds (docs/generator.md lists them with the reason kuniq gives each).
  *
  * How it works:
  *  - Randomness comes from xoshiro256** seeded by splitmix64. At start-up a value pool (strings,
@@ -15,7 +16,9 @@
  *    draws the same fixed slots (clock advance, delay, string ts, bit flip, malformed, user...)
  *    whatever the options, and a body generator for the key/value layout. So two runs with the
  *    same seed that differ only in a probability (e.g. --bitflip-prob 0 vs 0.01) produce the same
- *    frames except those the probability touches: tests rely on this alignment.
+ *    frames except those the probability touches: tests rely on this alignment. Garbage frames
+ *    (--garbage-count) draw from generators of their own, so inserting them shifts no other
+ *    frame's randomness.
  *  - Frames are assembled with memcpy from the pools directly into a large output buffer that is
  *    written with fwrite in multi-megabyte blocks (1,000,000 frames of 2 KB take about 1-2 s).
  */
@@ -154,13 +157,22 @@ typedef struct gen_cfg {
 	double string_ts_prob;
 	double float_ts_prob;
 	double bitflip_prob;
+	int bitflip_lo, bitflip_hi; /* bits flipped: lo..hi of the 32-bit ts */
+	int bitflip_dir;            /* FLIP_ANY (xor), FLIP_UP (+2^k), FLIP_DOWN (-2^k) */
 	double malformed_prob;
 	size_t long_line_bytes;
 	uint64_t jump_at; /* 0: no jump */
 	int64_t jump_by;
+	uint64_t pause_every; /* 0: no pauses */
+	int64_t pause;
+	uint64_t garbage_at;
+	uint64_t garbage_count; /* 0: no garbage burst */
+	int64_t garbage_ts;
 	const char *uid_key;
 	const char *ts_key;
 } gen_cfg;
+
+enum { FLIP_ANY, FLIP_UP, FLIP_DOWN };
 
 /* ---- value pools, rendered once from the seed ---- */
 
@@ -876,10 +888,59 @@ static int flush_out(buf *out)
 	return 0;
 }
 
+/* The ts of a bit-flipped frame: one bit k in lo..hi chosen by x; FLIP_ANY xors it in the 32-bit
+ * ts (so the direction depends on the bit's value), FLIP_UP adds 2^k, FLIP_DOWN subtracts it. */
+static int64_t flip_ts(const gen_cfg *cfg, int64_t ts, uint64_t x)
+{
+	int k = cfg->bitflip_lo + (int)(x % (uint64_t)(cfg->bitflip_hi - cfg->bitflip_lo + 1));
+	int64_t bit = (int64_t)1 << k;
+	if (cfg->bitflip_dir == FLIP_UP)
+		return ts + bit;
+	if (cfg->bitflip_dir == FLIP_DOWN)
+		return ts - bit;
+	return (int64_t)((uint32_t)ts ^ (uint32_t)bit);
+}
+
+/* Ends the frame just built and writes the buffer out when it is large. */
+static int end_line(gen_state *g)
+{
+	if (g->cfg.crlf)
+		putc_(&g->out, '\r');
+	putc_(&g->out, '\n');
+	return g->out.len >= (4u << 20) ? flush_out(&g->out) : 0;
+}
+
+/* Garbage frame j of the burst: a clean-looking frame with ts --garbage-ts and a fresh random
+ * uid, from generators of its own (seeded from the seed and j, apart from the regular frames). */
+static int garbage_frame(gen_state *g, uint64_t j)
+{
+	const gen_cfg *cfg = &g->cfg;
+	uint64_t x = j * 0x9E6C63D0676A9A99ull ^ cfg->seed ^ 0x6a7ba6e5ull;
+	rng ctl, body;
+	rng_seed(&ctl, splitmix64(&x));
+	rng_seed(&body, splitmix64(&x));
+	char uid[19];
+	put_hex(uid, rng_next(&ctl), 3);
+	put_hex(uid + 3, rng_next(&ctl), 16);
+	frame_spec fs = {.uid = uid, .ts = cfg->garbage_ts, .uid_first = rng_next(&ctl) & 1};
+	if (buf_reserve(&g->out, 65536 + cfg->frame_size * 4))
+		return -1;
+	build_frame(&g->out, &body, &g->pool, cfg, &fs);
+	return end_line(g);
+}
+
+static int garbage_burst(gen_state *g)
+{
+	for (uint64_t j = 0; j < g->cfg.garbage_count; j++)
+		if (garbage_frame(g, j))
+			return -1;
+	return 0;
+}
+
 static int generate(gen_state *g)
 {
 	const gen_cfg *cfg = &g->cfg;
-	const size_t flush_at = 4u << 20;
+	bool garbage_done = cfg->garbage_count == 0;
 	g->clock = cfg->start;
 	for (uint64_t i = 0; i < cfg->count; i++) {
 		uint64_t x = i * 0xD1B54A32D192ED03ull ^ cfg->seed;
@@ -892,10 +953,17 @@ static int generate(gen_state *g)
 
 		if (i > 0 && chance(slot[SLOT_ADVANCE], 1.0 / cfg->rate))
 			g->clock += cfg->step;
+		if (cfg->pause_every && i > 0 && i % cfg->pause_every == 0)
+			g->clock += cfg->pause;
 		if (cfg->jump_at && i == cfg->jump_at)
 			g->clock += cfg->jump_by;
 		if (cfg->max_seconds >= 0 && g->clock - cfg->start >= cfg->max_seconds)
 			break;
+		if (!garbage_done && i == cfg->garbage_at) {
+			garbage_done = true;
+			if (garbage_burst(g))
+				return -1;
+		}
 
 		frame_spec fs = {0};
 		char uid[19];
@@ -909,10 +977,8 @@ static int generate(gen_state *g)
 		fs.ts = g->clock;
 		if (cfg->delay > 0 && chance(slot[SLOT_DELAY], cfg->delay_prob))
 			fs.ts -= 1 + (int64_t)(slot[SLOT_DELAY_AMOUNT] % (uint64_t)cfg->delay);
-		if (chance(slot[SLOT_FLIP], cfg->bitflip_prob)) {
-			uint32_t t = (uint32_t)fs.ts ^ (1u << (10 + slot[SLOT_FLIP_BIT] % 22));
-			fs.ts = (int64_t)t;
-		}
+		if (chance(slot[SLOT_FLIP], cfg->bitflip_prob))
+			fs.ts = flip_ts(cfg, fs.ts, slot[SLOT_FLIP_BIT]);
 		fs.string_ts = chance(slot[SLOT_STRING_TS], cfg->string_ts_prob);
 		fs.float_ts = chance(slot[SLOT_FLOAT_TS], cfg->float_ts_prob);
 		fs.uid_first = slot[SLOT_ORDER] & 1;
@@ -926,12 +992,12 @@ static int generate(gen_state *g)
 		} else {
 			build_frame(&g->out, &body, &g->pool, cfg, &fs);
 		}
-		if (cfg->crlf)
-			putc_(&g->out, '\r');
-		putc_(&g->out, '\n');
-		if (g->out.len >= flush_at && flush_out(&g->out))
+		if (end_line(g))
 			return -1;
 	}
+	/* --garbage-at beyond the frames written: the burst ends the stream. */
+	if (!garbage_done && garbage_burst(g))
+		return -1;
 	return flush_out(&g->out);
 }
 
@@ -955,11 +1021,19 @@ static void usage(FILE *f)
 	    "  --frame-size BYTES   approximate frame size (default 2000)\n"
 	    "  --string-ts-prob P   probability of a string ts (\"1468244384\")\n"
 	    "  --float-ts-prob P    probability of a fractional ts (1468244384.75, 1.468244385e9)\n"
-	    "  --bitflip-prob P     probability of flipping one of bits 10..31 of the ts\n"
+	    "  --bitflip-prob P     probability of flipping one bit of the ts (default 0)\n"
+	    "  --bitflip-bits LO-HI the bits a flip chooses from, uniformly (default 0-31)\n"
+	    "  --bitflip-dir D      any: xor the bit of the 32-bit ts (default); up: add 2^bit;\n"
+	    "                       down: subtract 2^bit\n"
 	    "  --malformed-prob P   probability of replacing a frame by a malformed one\n"
 	    "  --long-line-bytes N  size of the rare overlong malformed line (default 100000)\n"
 	    "  --jump-at N          from frame N on, the clock is --jump-by seconds ahead\n"
 	    "  --jump-by S          size of that jump (default 86400)\n"
+	    "  --pause-every N      every N frames the clock jumps --pause seconds (bursts)\n"
+	    "  --pause S            length of those pauses (default 3600)\n"
+	    "  --garbage-at N       insert the garbage burst before frame N (default 0)\n"
+	    "  --garbage-count M    frames in the garbage burst (default 0), extra to --count\n"
+	    "  --garbage-ts T       ts of every garbage frame (default 4070908800, 2099-01-01)\n"
 	    "  --uid-key NAME       name of the uid key (default uid)\n"
 	    "  --ts-key NAME        name of the ts key (default ts)\n"
 	    "  --help               this text\n",
@@ -999,6 +1073,29 @@ static int parse_prob(const char *s, double *v)
 	return 0;
 }
 
+/* "LO-HI" with 0 <= LO <= HI <= 31 (a single "K" means K-K). */
+static int parse_bit_range(const char *s, int *lo, int *hi)
+{
+	char *end;
+	errno = 0;
+	long a = strtol(s, &end, 10), b = a;
+	if (errno || end == s || *s == '-' || *s == '+')
+		return -1;
+	if (*end == '-') {
+		const char *t = end + 1;
+		if (*t == '-' || *t == '+')
+			return -1;
+		b = strtol(t, &end, 10);
+		if (errno || end == t)
+			return -1;
+	}
+	if (*end || a < 0 || b > 31 || a > b)
+		return -1;
+	*lo = (int)a;
+	*hi = (int)b;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, gen_cfg *cfg)
 {
 	enum {
@@ -1022,6 +1119,13 @@ static int parse_args(int argc, char **argv, gen_cfg *cfg)
 		O_JUMPBY,
 		O_UIDKEY,
 		O_TSKEY,
+		O_FLIPBITS,
+		O_FLIPDIR,
+		O_PAUSEEVERY,
+		O_PAUSE,
+		O_GARBAT,
+		O_GARBCOUNT,
+		O_GARBTS,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -1045,6 +1149,13 @@ static int parse_args(int argc, char **argv, gen_cfg *cfg)
 	    {"jump-by", required_argument, 0, O_JUMPBY},
 	    {"uid-key", required_argument, 0, O_UIDKEY},
 	    {"ts-key", required_argument, 0, O_TSKEY},
+	    {"bitflip-bits", required_argument, 0, O_FLIPBITS},
+	    {"bitflip-dir", required_argument, 0, O_FLIPDIR},
+	    {"pause-every", required_argument, 0, O_PAUSEEVERY},
+	    {"pause", required_argument, 0, O_PAUSE},
+	    {"garbage-at", required_argument, 0, O_GARBAT},
+	    {"garbage-count", required_argument, 0, O_GARBCOUNT},
+	    {"garbage-ts", required_argument, 0, O_GARBTS},
 	    {"help", no_argument, 0, O_HELP},
 	    {0, 0, 0, 0},
 	};
@@ -1119,6 +1230,34 @@ static int parse_args(int argc, char **argv, gen_cfg *cfg)
 		case O_TSKEY:
 			cfg->ts_key = optarg;
 			break;
+		case O_FLIPBITS:
+			bad |= parse_bit_range(optarg, &cfg->bitflip_lo, &cfg->bitflip_hi);
+			break;
+		case O_FLIPDIR:
+			if (strcmp(optarg, "any") == 0)
+				cfg->bitflip_dir = FLIP_ANY;
+			else if (strcmp(optarg, "up") == 0)
+				cfg->bitflip_dir = FLIP_UP;
+			else if (strcmp(optarg, "down") == 0)
+				cfg->bitflip_dir = FLIP_DOWN;
+			else
+				bad = -1;
+			break;
+		case O_PAUSEEVERY:
+			bad |= parse_u64(optarg, &cfg->pause_every);
+			break;
+		case O_PAUSE:
+			bad |= parse_i64(optarg, &cfg->pause);
+			break;
+		case O_GARBAT:
+			bad |= parse_u64(optarg, &cfg->garbage_at);
+			break;
+		case O_GARBCOUNT:
+			bad |= parse_u64(optarg, &cfg->garbage_count);
+			break;
+		case O_GARBTS:
+			bad |= parse_i64(optarg, &cfg->garbage_ts);
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -1159,6 +1298,11 @@ int main(int argc, char **argv)
 	            .frame_size = 2000,
 	            .long_line_bytes = 100000,
 	            .jump_by = 86400,
+	            .bitflip_lo = 0,
+	            .bitflip_hi = 31,
+	            .bitflip_dir = FLIP_ANY,
+	            .pause = 3600,
+	            .garbage_ts = 4070908800,
 	            .uid_key = "uid",
 	            .ts_key = "ts",
 	        },
