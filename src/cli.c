@@ -22,15 +22,15 @@ static const char usage_text[] =
     "      --parser IMPL       auto|scalar|avx2 (default auto)\n"
     "      --threads N         threads parsing frames (default: one per CPU, at most 8)\n"
     "Event time (see README, 'When results are emitted'):\n"
-    "      --lateness S        watermark = largest ts - S (default 5)\n"
+    "      --lateness S        watermark = event clock - S (default 5)\n"
     "      --late MODE         drop|update: what late frames do (default drop)\n"
     "      --keep-closed S     update mode: how long closed windows stay correctable (3600)\n"
     "      --early S           provisional results of open windows every S s of event time\n"
-    "      --idle-timeout S    wall seconds without frames before the clock follows wall time\n"
-    "                          (default 10, 0 = never)\n"
-    "      --max-ahead S       frames more than S ahead of the clock are suspect (default 300)\n"
-    "      --jump-confirm N    N suspect frames in a row confirm a clock jump (default 16)\n"
-    "      --max-pending N     suspect frames held at most (default 65536)\n"
+    "      --idle-timeout S    wall seconds without frames before an input is idle; a live\n"
+    "                          idle input follows wall time (default 10, 0 = never)\n"
+    "      --max-ahead S       a move of more than S is a jump; also the live horizon (300)\n"
+    "      --jump-confirm N    later frames needed to confirm a jump (default 8)\n"
+    "      --max-pending N     frames held ahead of the clock at most (default 4096)\n"
     "Counting:\n"
     "      --mode MODE         exact|approx|auto (default auto)\n"
     "      --exact-limit N     auto: distinct users counted exactly per window (1000000)\n"
@@ -107,10 +107,10 @@ static void defaults(cli_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->engine.kinds = 1u << WINDOW_MINUTE;
-	c->engine.lateness = 5;
-	c->engine.max_ahead = 300;
-	c->engine.jump_confirm = 16;
-	c->engine.max_pending = 65536;
+	c->clock.lateness = 5;
+	c->clock.max_ahead = 300;
+	c->clock.confirm = 8;
+	c->clock.max_held = 4096;
 	c->engine.keep_closed = 3600;
 	c->engine.counter.mode = COUNTER_AUTO;
 	c->engine.counter.exact_limit = 1000000;
@@ -234,7 +234,7 @@ static bool apply(cli_config *c, int opt, char *arg)
 		return ok;
 	case OPT_LATENESS:
 		ok = parse_int("lateness", arg, 0, 1LL << 32, &v);
-		e->lateness = v;
+		c->clock.lateness = v;
 		return ok;
 	case OPT_LATE:
 		ok = parse_choice("late", arg, late_names, 2, &choice);
@@ -252,15 +252,15 @@ static bool apply(cli_config *c, int opt, char *arg)
 		return parse_seconds("idle-timeout", arg, &c->idle_timeout);
 	case OPT_MAX_AHEAD:
 		ok = parse_int("max-ahead", arg, 0, 1LL << 32, &v);
-		e->max_ahead = v;
+		c->clock.max_ahead = v;
 		return ok;
 	case OPT_JUMP_CONFIRM:
 		ok = parse_int("jump-confirm", arg, 1, 4096, &v);
-		e->jump_confirm = (uint32_t)v;
+		c->clock.confirm = (uint32_t)v;
 		return ok;
 	case OPT_MAX_PENDING:
-		ok = parse_int("max-pending", arg, 1, 1LL << 26, &v);
-		e->max_pending = (uint32_t)v;
+		ok = parse_int("max-pending", arg, 1, 1LL << 20, &v);
+		c->clock.max_held = (uint32_t)v;
 		return ok;
 	case OPT_MODE:
 		ok = parse_choice("mode", arg, mode_names, 3, &choice);

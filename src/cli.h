@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "frame.h"
 
@@ -12,6 +13,7 @@
 
 typedef struct cli_config {
 	engine_cfg engine;
+	clock_cfg clock;
 	const char *tz; /* NULL = UTC */
 	const char *uid_field;
 	const char *ts_field;

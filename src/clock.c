@@ -1,35 +1,178 @@
-/* clock.c - the event clock of one input (docs/semantics.md, section 3).
+/* clock.c - the event clock of one input (docs/semantics.md, sections 3 and 6).
  *
- * How it works. Until the clock is set, the first C frames are held; the clock starts at the
- * lower median of their timestamps, so one garbage timestamp among the first frames cannot set
- * it. After that a frame more than A seconds ahead of the clock is a suspect (most likely a
- * bit flip): it is parked in a ring of at most P frames instead of moving the clock. C suspects
- * in a row mean the stream itself jumped (an outage, a replay of a later day): the clock moves
- * to the lower median of those C timestamps and all parked frames are processed again in their
- * arrival order, so no frame after a genuine jump is lost. Replays are iterative: if a replay
- * confirms another jump, the frames parked again are put in front of the rest of the replay
- * queue, which keeps arrival order without recursion.
+ * How it works. The clock never trusts a single timestamp. A frame at or behind the clock is
+ * counted at once (the common case: one comparison). A frame ahead of it is *held*, and every
+ * later frame is evidence about it: a frame at or beyond its ts supports it, a frame more than
+ * S = lateness behind it is against it. A held frame with enough support is confirmed: the clock
+ * moves to it and every held frame it passed is counted, before the watermark moves, so a held
+ * frame is never late. A held frame is confirmed when its supporters outnumber its contradictors
+ * by K = 3 for a step (at most A ahead), by J for a jump. A held frame with R = 2J frames against
+ * it is a corrupt timestamp: rejected as ts_ahead.
+ *
+ * Why this is robust. An in-order stream supports every held frame and contradicts none, whatever
+ * its density, so it loses nothing. A timestamp flipped forward is contradicted by the frames
+ * that follow; only other corrupt frames landing even further ahead could support it. A flipped
+ * frame behind the clock never moves it.
+ *
+ * Jumps and false jumps. After a jump the watermark waits R more frames (settle), so frames of
+ * the old position arriving meanwhile still count. J frames in a row more than A behind the clock
+ * move it back to their lower median (a false jump undone, or an older period replayed); the
+ * watermark may then decrease, which the engine handles (closed windows). Those frames wait in the
+ * behind buffer until the rewind or until a frame that is not behind releases them.
+ *
+ * Cost: one pass over the held list per frame while it is not empty; it stays a few frames long
+ * on real streams and is bounded by P.
  */
 #include "clock.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int clock_init(event_clock *c, int64_t max_ahead, uint32_t confirm, uint32_t max_pending)
+int clock_init(event_clock *c, const clock_cfg *cfg, clock_out out)
 {
 	memset(c, 0, sizeof(*c));
-	c->max_ahead = max_ahead;
-	c->confirm = confirm ? confirm : 1;
-	c->max_pending = max_pending ? max_pending : 1;
-	c->startup = malloc(sizeof(clock_frame) * c->confirm);
-	return c->startup ? 0 : -1;
+	c->cfg = *cfg;
+	if (c->cfg.confirm == 0)
+		c->cfg.confirm = 1;
+	if (c->cfg.max_held == 0)
+		c->cfg.max_held = 1;
+	c->out = out;
+	c->behind = malloc(sizeof(clock_frame) * c->cfg.confirm);
+	return c->behind ? 0 : -1;
 }
 
 void clock_free(event_clock *c)
 {
-	free(c->startup);
-	free(c->pend);
-	c->startup = c->pend = NULL;
+	free(c->held);
+	free(c->behind);
+	c->held = NULL;
+	c->behind = NULL;
+}
+
+static uint32_t step_support(const event_clock *c)
+{
+	return c->cfg.confirm < 3 ? c->cfg.confirm : 3;
+}
+
+static void set_watermark(event_clock *c, bool rewind)
+{
+	c->out.watermark(c->out.ctx, c->wnow - c->cfg.lateness, rewind);
+}
+
+/* ---- the held list ------------------------------------------------------------------------- */
+
+static void hold(event_clock *c, const clock_frame *f)
+{
+	if (c->nheld == c->cfg.max_held) { /* full: the oldest leaves, rejected */
+		memmove(c->held, c->held + 1, sizeof(*c->held) * (c->nheld - 1));
+		c->nheld--;
+		c->rejected++;
+	} else if (c->nheld == c->cap) {
+		uint32_t ncap = c->cap ? c->cap * 2 : 16;
+		if (ncap > c->cfg.max_held)
+			ncap = c->cfg.max_held;
+		held_frame *n = realloc(c->held, sizeof(*n) * ncap);
+		if (n == NULL) {
+			c->oom++;
+			c->rejected++;
+			return;
+		}
+		c->held = n;
+		c->cap = ncap;
+	}
+	c->held[c->nheld++] = (held_frame){.f = *f};
+}
+
+/* Step 1: f is evidence about every held frame. Step 2: refuted frames leave, rejected. */
+static void weigh(event_clock *c, int64_t ts)
+{
+	uint32_t refute = 2 * c->cfg.confirm, j = 0;
+	for (uint32_t i = 0; i < c->nheld; i++) {
+		held_frame *h = &c->held[i];
+		if (ts >= h->f.ts)
+			h->support++;
+		else if (ts < h->f.ts - c->cfg.lateness)
+			h->against++;
+		if (h->against >= refute) {
+			c->rejected++;
+			continue;
+		}
+		c->held[j++] = *h;
+	}
+	c->nheld = j;
+}
+
+/* Held frames with ts <= clock leave the list and are counted, in arrival order. */
+static void release(event_clock *c)
+{
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < c->nheld; i++) {
+		if (c->held[i].f.ts <= c->now)
+			c->out.add(c->out.ctx, &c->held[i].f);
+		else
+			c->held[j++] = c->held[i];
+	}
+	c->nheld = j;
+}
+
+/* Moves the clock to a confirmed ts c (section 3, step 3). */
+static void move_to(event_clock *c, int64_t ts)
+{
+	if (!c->set) {
+		c->set = true;
+		c->now = c->wnow = ts;
+		c->settle = 0;
+	} else if (ts > c->now + c->cfg.max_ahead) { /* a jump: the watermark waits */
+		if (c->settle == 0)
+			c->settle = 2 * c->cfg.confirm;
+		c->now = ts;
+	} else {
+		c->now = ts;
+		if (c->settle == 0)
+			c->wnow = c->now;
+	}
+}
+
+/* Step 3: while some held frame has enough support, the clock moves to the largest of them. */
+static void confirm(event_clock *c)
+{
+	for (;;) {
+		bool any = false;
+		int64_t best = INT64_MIN;
+		for (uint32_t i = 0; i < c->nheld; i++) {
+			const held_frame *h = &c->held[i];
+			bool jump = !c->set || h->f.ts > c->now + c->cfg.max_ahead;
+			uint32_t need = jump ? c->cfg.confirm : step_support(c);
+			if (h->support >= need + h->against && h->f.ts > best) {
+				best = h->f.ts;
+				any = true;
+			}
+		}
+		if (!any)
+			return;
+		move_to(c, best);
+		release(c);
+		set_watermark(c, false);
+	}
+}
+
+/* ---- placing frames -------------------------------------------------------------------------- */
+
+/* Step 6. */
+static void place(event_clock *c, const clock_frame *f)
+{
+	if (c->set && f->ts <= c->now)
+		c->out.add(c->out.ctx, f);
+	else
+		hold(c, f);
+}
+
+static void place_behind(event_clock *c)
+{
+	uint32_t n = c->nbehind;
+	c->nbehind = 0;
+	for (uint32_t i = 0; i < n; i++)
+		place(c, &c->behind[i]);
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -38,158 +181,116 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Lower median of n timestamps (n >= 1); ts[] is reordered. */
-static int64_t lower_median(int64_t *ts, uint32_t n)
+/* Step 4, B full: the stream moved back; the clock goes to the lower median of B. */
+static void rewind(event_clock *c)
 {
+	uint32_t n = c->nbehind;
+	int64_t ts[n];
+	for (uint32_t i = 0; i < n; i++)
+		ts[i] = c->behind[i].ts;
 	qsort(ts, n, sizeof(*ts), cmp_i64);
-	return ts[(n - 1) / 2];
+	c->now = c->wnow = ts[(n - 1) / 2];
+	c->settle = 0;
+	set_watermark(c, true);
+	place_behind(c);
 }
 
-static clock_frame *ring_at(const event_clock *c, uint32_t i)
+void clock_offer(event_clock *c, const clock_frame *f)
 {
-	return &c->pend[(c->head + i) % c->cap];
-}
-
-static bool ring_grow(event_clock *c)
-{
-	uint32_t ncap = c->cap ? c->cap * 2 : 64;
-	if (ncap > c->max_pending)
-		ncap = c->max_pending;
-	clock_frame *n = malloc(sizeof(*n) * ncap);
-	if (n == NULL)
-		return false;
-	for (uint32_t i = 0; i < c->npend; i++)
-		n[i] = *ring_at(c, i);
-	free(c->pend);
-	c->pend = n;
-	c->cap = ncap;
-	c->head = 0;
-	return true;
-}
-
-static void ring_push(event_clock *c, const clock_frame *f)
-{
-	if (c->npend == c->max_pending) { /* full: drop the oldest */
-		c->head = (c->head + 1) % c->cap;
-		c->npend--;
-		c->dropped++;
-	} else if (c->npend == c->cap && !ring_grow(c)) {
-		c->dropped++;
-		c->oom = true;
+	int64_t ts = f->ts;
+	bool far_behind = c->set && ts < c->now - c->cfg.max_ahead;
+	if (c->nheld == 0 && c->nbehind == 0 && c->settle == 0 && c->set && ts <= c->now &&
+	    !far_behind) {
+		c->out.add(c->out.ctx, f); /* the common case: at or just behind the clock */
 		return;
 	}
-	*ring_at(c, c->npend) = *f;
-	c->npend++;
-}
-
-/* Moves the ring's frames, then rest[0..nrest), into a new array (the replay queue). */
-static clock_frame *ring_take(event_clock *c, const clock_frame *rest, size_t nrest, size_t *n)
-{
-	size_t total = c->npend + nrest;
-	clock_frame *q = malloc(sizeof(*q) * (total ? total : 1));
-	if (q == NULL) {
-		c->dropped += total;
-		c->oom = true;
-		total = 0;
-	} else {
-		for (uint32_t i = 0; i < c->npend; i++)
-			q[i] = *ring_at(c, i);
-		if (nrest)
-			memcpy(q + c->npend, rest, sizeof(*q) * nrest);
+	if (c->nheld) {
+		weigh(c, ts);
+		confirm(c);
+		far_behind = c->set && ts < c->now - c->cfg.max_ahead;
 	}
-	c->npend = 0;
-	c->head = 0;
-	*n = total;
-	return q;
+	if (far_behind) {
+		c->behind[c->nbehind++] = *f;
+		if (c->nbehind == c->cfg.confirm)
+			rewind(c);
+		return;
+	}
+	place_behind(c);
+	if (c->settle > 0 && --c->settle == 0) {
+		c->wnow = c->now;
+		set_watermark(c, false);
+	}
+	place(c, f);
 }
 
-/* Step 2/3 for one frame. Returns true when it confirmed a jump. */
-static bool offer_one(event_clock *c, const clock_frame *f, clock_release_fn fn, void *ctx)
+/* ---- idleness and the end --------------------------------------------------------------------- */
+
+bool clock_live(const event_clock *c, int64_t wall)
 {
-	if (f->ts - c->now > c->max_ahead) {
-		ring_push(c, f);
-		if (++c->run < c->confirm || c->npend < c->confirm)
+	int64_t a = c->cfg.max_ahead;
+	if (c->set)
+		return c->now >= wall - a;
+	if (c->nheld == 0)
+		return false;
+	for (uint32_t i = 0; i < c->nheld; i++)
+		if (c->held[i].f.ts < wall - a || c->held[i].f.ts > wall + a)
 			return false;
-		int64_t last[c->confirm];
-		for (uint32_t i = 0; i < c->confirm; i++)
-			last[i] = ring_at(c, c->npend - c->confirm + i)->ts;
-		c->now = lower_median(last, c->confirm);
-		c->run = 0;
-		return true;
-	}
-	if (f->ts > c->now)
-		c->now = f->ts;
-	c->run = 0;
-	fn(ctx, f);
-	return false;
-}
-
-/* Processes frames in order; a confirmed jump puts the re-parked frames in front of the rest. */
-static void process(event_clock *c, const clock_frame *in, size_t n, clock_release_fn fn, void *ctx)
-{
-	clock_frame *owned = NULL;
-	const clock_frame *q = in;
-	for (size_t i = 0; i < n; i++) {
-		if (!offer_one(c, &q[i], fn, ctx))
-			continue;
-		size_t nq;
-		clock_frame *next = ring_take(c, q + i + 1, n - i - 1, &nq);
-		free(owned);
-		owned = next;
-		q = next;
-		n = nq;
-		i = (size_t)-1; /* restart at 0 */
-	}
-	free(owned);
-}
-
-void clock_start(event_clock *c, clock_release_fn fn, void *ctx)
-{
-	if (c->set || c->nstartup == 0)
-		return;
-	int64_t ts[c->nstartup];
-	for (uint32_t i = 0; i < c->nstartup; i++)
-		ts[i] = c->startup[i].ts;
-	c->now = lower_median(ts, c->nstartup);
-	c->set = true;
-	uint32_t n = c->nstartup;
-	c->nstartup = 0;
-	process(c, c->startup, n, fn, ctx);
-}
-
-bool clock_offer(event_clock *c, const clock_frame *f, clock_release_fn fn, void *ctx)
-{
-	if (!c->set) {
-		c->startup[c->nstartup++] = *f;
-		if (c->nstartup == c->confirm)
-			clock_start(c, fn, ctx);
-		return false;
-	}
-	process(c, f, 1, fn, ctx);
-	return f->ts - c->now > c->max_ahead;
-}
-
-void clock_finish(event_clock *c, clock_release_fn fn, void *ctx)
-{
-	clock_start(c, fn, ctx);
-	c->dropped += c->npend;
-	c->npend = 0;
-	c->head = 0;
-	c->run = 0;
+	return true;
 }
 
 void clock_follow(event_clock *c, int64_t wall)
 {
-	if (c->set && wall > c->now)
+	if (!c->set || wall > c->now)
 		c->now = wall;
+	c->set = true;
+	c->wnow = c->now;
+	c->settle = 0;
+	place_behind(c);
+	release(c);
+	set_watermark(c, false);
+}
+
+void clock_start(event_clock *c)
+{
+	if (c->set || c->nheld == 0)
+		return;
+	int64_t m = c->held[0].f.ts;
+	for (uint32_t i = 1; i < c->nheld; i++)
+		if (c->held[i].f.ts < m)
+			m = c->held[i].f.ts;
+	c->set = true;
+	c->now = c->wnow = m;
+	c->settle = 0;
+	release(c);
+	set_watermark(c, false);
+}
+
+void clock_finish(event_clock *c)
+{
+	place_behind(c);
+	uint32_t n = c->nheld;
+	c->nheld = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const held_frame *h = &c->held[i];
+		if (h->support < h->against) {
+			c->rejected++;
+			continue;
+		}
+		if (!c->set || h->f.ts > c->now)
+			c->now = h->f.ts;
+		c->set = true;
+		c->out.add(c->out.ctx, &h->f);
+	}
 }
 
 int64_t clock_min_offset(const event_clock *c)
 {
 	int64_t m = INT64_MAX;
-	if (c->nstartup && c->startup[0].offset < m)
-		m = c->startup[0].offset;
-	if (c->npend && ring_at(c, 0)->offset < m)
-		m = ring_at(c, 0)->offset;
+	for (uint32_t i = 0; i < c->nheld; i++)
+		if (c->held[i].f.offset < m)
+			m = c->held[i].f.offset;
+	for (uint32_t i = 0; i < c->nbehind; i++)
+		if (c->behind[i].offset < m)
+			m = c->behind[i].offset;
 	return m;
 }

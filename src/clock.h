@@ -1,9 +1,10 @@
-/* clock.h - the event clock of one input: start-up median, suspect (bit-flip) frames, jumps.
+/* clock.h - the event clock of one input: decides when event time moves (docs/semantics.md 3, 6).
  *
- * Implements docs/semantics.md section 3. Frames go in with clock_offer in arrival order; every
- * frame the clock accepts is handed back, in the order the semantics define, to the release
- * callback, after the clock has moved for it. Ownership: the clock owns its buffers
- * (clock_free releases them); callbacks get pointers valid only during the call.
+ * Frames go in with clock_offer in arrival order. The clock hands every frame it accepts to
+ * out.add (to be counted in its windows) and tells out.watermark when the input's watermark
+ * changes; it never reaches into the engine otherwise. Ownership: the clock owns its buffers
+ * (clock_free releases them); out.ctx is borrowed; frames passed to out.add are valid only during
+ * the call.
  */
 #ifndef KUNIQ_CLOCK_H
 #define KUNIQ_CLOCK_H
@@ -14,45 +15,64 @@
 typedef struct clock_frame {
 	int64_t ts;
 	uint64_t hash;
-	int64_t offset;
+	int64_t offset; /* the input's position of the frame (Kafka offset, line number) */
 } clock_frame;
 
-typedef void (*clock_release_fn)(void *ctx, const clock_frame *f);
+/* Where the clock's decisions go (the engine, through ingest). */
+typedef struct clock_out {
+	void *ctx;
+	void (*add)(void *ctx, const clock_frame *f); /* count f in its windows */
+	/* the input's watermark is now wm; rewind: it may be lower than before (section 3, step 4) */
+	void (*watermark)(void *ctx, int64_t wm, bool rewind);
+} clock_out;
+
+typedef struct clock_cfg {
+	int64_t lateness;  /* L, seconds; also the tolerance S */
+	int64_t max_ahead; /* A, seconds */
+	uint32_t confirm;  /* J, frames */
+	uint32_t max_held; /* P, frames */
+} clock_cfg;
+
+typedef struct held_frame {
+	clock_frame f;
+	uint32_t support, against;
+} held_frame;
 
 typedef struct event_clock {
-	int64_t now; /* the clock: largest accepted ts (valid when set) */
+	clock_cfg cfg;
+	clock_out out;
 	bool set;
-	int64_t max_ahead;    /* A */
-	uint32_t confirm;     /* C */
-	uint32_t max_pending; /* P */
-	clock_frame *startup; /* up to C frames held before the clock is set */
-	uint32_t nstartup;
-	clock_frame *pend; /* ring of suspect frames, oldest at head */
-	uint32_t head, npend, cap;
-	uint32_t run;     /* consecutive suspects */
-	uint64_t dropped; /* suspects rejected (ring overflow or end of input) */
-	bool oom;         /* a buffer could not grow; frames were dropped and counted */
+	int64_t now;     /* the clock (valid when set) */
+	int64_t wnow;    /* the clock the watermark follows */
+	uint32_t settle; /* frames until a jump settles; 0 = settled */
+	held_frame *held; /* frames ahead of the clock, arrival order */
+	uint32_t nheld, cap;
+	clock_frame *behind; /* frames far behind the clock, arrival order (at most J) */
+	uint32_t nbehind;
+	uint64_t rejected; /* ts_ahead: refuted, pushed out of a full held list, or at the end */
+	uint64_t oom;      /* frames dropped because the held list could not grow */
 } event_clock;
 
 /* Returns 0, or -1 when out of memory. */
-int clock_init(event_clock *c, int64_t max_ahead, uint32_t confirm, uint32_t max_pending);
+int clock_init(event_clock *c, const clock_cfg *cfg, clock_out out);
 void clock_free(event_clock *c);
 
-/* Offers one frame. Returns true when the frame ended up pending (suspect), false when it was
- * accepted (released now, or held in the start-up buffer). */
-bool clock_offer(event_clock *c, const clock_frame *f, clock_release_fn fn, void *ctx);
+/* One valid, in-range frame (section 3, steps 1 to 6). */
+void clock_offer(event_clock *c, const clock_frame *f);
 
-/* Sets the clock from the start-up buffer now (idle input or end of input), if it holds frames. */
-void clock_start(event_clock *c, clock_release_fn fn, void *ctx);
+/* Idle input (section 6): true when its event time tracks the wall clock. */
+bool clock_live(const event_clock *c, int64_t wall);
 
-/* End of input: starts the clock if needed, then rejects every pending frame (counted in
- * dropped). */
-void clock_finish(event_clock *c, clock_release_fn fn, void *ctx);
-
-/* Wall time for an idle stream: now = max(now, wall) once the clock is set. */
+/* Idle live input: the clock follows wall time. */
 void clock_follow(event_clock *c, int64_t wall);
 
-/* Smallest offset among held frames (start-up and pending), or INT64_MAX. */
+/* Idle historical input whose clock is unset: starts it at the smallest held ts. */
+void clock_start(event_clock *c);
+
+/* End of input: frames behind are placed, held frames added or rejected. */
+void clock_finish(event_clock *c);
+
+/* Smallest offset among frames the clock holds (held and behind), or INT64_MAX. */
 int64_t clock_min_offset(const event_clock *c);
 
 #endif

@@ -1,32 +1,47 @@
-/* engine.c - event-time core: tasks (one per input), the global watermark, emission.
+/* engine.c - windows, the global watermark, emission (docs/semantics.md sections 4, 5, 7).
  *
- * How it works. Each input is a task with its own event clock (clock.c) and, per window kind,
- * its own list of open windows (window.c). A frame released by the task's clock first lets the
- * global watermark G = min over active inputs of (clock - lateness) advance, then is added to
- * the window of each selected kind that holds its ts, unless that window is already final
- * (end <= G): then the frame is late (docs/semantics.md, sections 4 and 5).
+ * How it works. Each input is a task with, per window kind, its own list of open windows
+ * (window.c), its watermark (set by its event clock through engine_watermark) and whether it
+ * holds G back. G is the minimum watermark over the inputs that hold it. A frame is added to the
+ * window of each selected kind that holds its ts, unless that window is final (end <= G, or
+ * closed): then the frame is late (section 5).
  *
  * When G advances, the windows with end <= G form a prefix of every task's sorted list; windows
  * of the same start from different tasks are merged (counter_merge) into one result and emitted.
  * With --late update, emitted windows move to a per-kind "kept" list for keep_closed seconds,
  * where late frames update them and mark them for re-emission with the next revision.
+ *
+ * G decreases only when an input rewinds (its clock moved back). Windows emitted above the new G
+ * must stay closed, so every emission is also written into a per-kind ring of the last
+ * ENGINE_CLOSED_MEMORY (start, end) pairs, searched only after such a decrease.
  */
 #include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "window.h"
 
-#define TS_MIN 946684800LL  /* 2000-01-01T00:00:00Z */
-#define TS_MAX 4102444800LL /* 2100-01-01T00:00:00Z, exclusive */
-
 typedef struct task {
-	event_clock clk;
-	bool idle;
 	window_list open[WINDOW_KIND_COUNT];
+	bool hold;   /* holds G back */
+	bool wm_set; /* wm is valid */
+	int64_t wm;
 } task;
+
+/* A frame as the engine sees it. */
+typedef struct frame_ref {
+	int64_t ts;
+	uint64_t hash;
+	int64_t offset;
+} frame_ref;
+
+/* The last emitted windows of one kind (section 4, closed windows). */
+typedef struct closed_ring {
+	int64_t start[ENGINE_CLOSED_MEMORY];
+	uint32_t next, n;
+	int64_t max_end; /* largest end ever emitted */
+} closed_ring;
 
 struct engine {
 	engine_cfg cfg;
@@ -35,9 +50,10 @@ struct engine {
 	int ntasks;
 	bool g_set;
 	int64_t g;
+	bool g_dropped; /* G decreased once: closed windows may lie above it */
 	window_list kept[WINDOW_KIND_COUNT]; /* --late update: emitted windows still correctable */
+	closed_ring *closed[WINDOW_KIND_COUNT]; /* selected kinds only */
 	engine_stats stats;
-	task *releasing; /* task whose clock is releasing frames (context of on_release) */
 };
 
 engine *engine_new(const engine_cfg *cfg, result_sink sink)
@@ -47,6 +63,16 @@ engine *engine_new(const engine_cfg *cfg, result_sink sink)
 		return NULL;
 	e->cfg = *cfg;
 	e->sink = sink;
+	for (int k = 0; k < WINDOW_KIND_COUNT; k++) {
+		if (!((cfg->kinds >> k) & 1u))
+			continue;
+		e->closed[k] = calloc(1, sizeof(closed_ring));
+		if (e->closed[k] == NULL) {
+			engine_free(e);
+			return NULL;
+		}
+		e->closed[k]->max_end = INT64_MIN;
+	}
 	return e;
 }
 
@@ -54,13 +80,13 @@ void engine_free(engine *e)
 {
 	if (e == NULL)
 		return;
-	for (int i = 0; i < e->ntasks; i++) {
-		clock_free(&e->tasks[i].clk);
+	for (int i = 0; i < e->ntasks; i++)
 		for (int k = 0; k < WINDOW_KIND_COUNT; k++)
 			window_list_free(&e->tasks[i].open[k]);
-	}
-	for (int k = 0; k < WINDOW_KIND_COUNT; k++)
+	for (int k = 0; k < WINDOW_KIND_COUNT; k++) {
 		window_list_free(&e->kept[k]);
+		free(e->closed[k]);
+	}
 	free(e->tasks);
 	free(e);
 }
@@ -73,8 +99,7 @@ int engine_input_add(engine *e)
 	e->tasks = nt;
 	task *t = &e->tasks[e->ntasks];
 	memset(t, 0, sizeof(*t));
-	if (clock_init(&t->clk, e->cfg.max_ahead, e->cfg.jump_confirm, e->cfg.max_pending) != 0)
-		return -1;
+	t->hold = true;
 	return e->ntasks++;
 }
 
@@ -154,12 +179,36 @@ static void keep(engine *e, int k, window *w)
 	kw->emitted = true;
 }
 
+static void remember_closed(engine *e, int k, const window *w)
+{
+	closed_ring *r = e->closed[k];
+	r->start[r->next] = w->start;
+	r->next = (r->next + 1) % ENGINE_CLOSED_MEMORY;
+	if (r->n < ENGINE_CLOSED_MEMORY)
+		r->n++;
+	if (w->end > r->max_end)
+		r->max_end = w->end;
+}
+
+/* True when the window [start, end) of kind k was emitted and G has since dropped below end. */
+static bool is_closed(const engine *e, int k, int64_t start, int64_t end)
+{
+	const closed_ring *r = e->closed[k];
+	if (!e->g_dropped || end > r->max_end)
+		return false;
+	for (uint32_t i = 0; i < r->n; i++)
+		if (r->start[i] == start)
+			return true;
+	return false;
+}
+
 static void emit_finals(engine *e, int64_t limit)
 {
 	for (int k = 0; k < WINDOW_KIND_COUNT; k++) {
 		window w;
 		while (selected(e, k) && take_final(e, k, limit, &w)) {
 			emit(e, k, &w, true, 0);
+			remember_closed(e, k, &w);
 			if (e->cfg.late_update && limit != INT64_MAX)
 				keep(e, k, &w);
 			else
@@ -247,28 +296,29 @@ static void advance_to(engine *e, int64_t g)
 	}
 }
 
-/* G candidate: min watermark over active inputs; all idle: over every started input. */
+/* G candidate: min watermark over the inputs that hold G; none holds: over every input with a
+ * watermark. False while an input that holds G has no watermark, or no input has one. */
 static bool candidate(const engine *e, int64_t *out)
 {
 	int64_t m = INT64_MAX;
-	bool any_active = false, any = false;
+	bool any_hold = false, any = false;
 	for (int i = 0; i < e->ntasks; i++) {
 		const task *t = &e->tasks[i];
-		if (t->idle)
+		if (!t->hold)
 			continue;
-		any_active = true;
-		if (!t->clk.set)
+		if (!t->wm_set)
 			return false;
-		if (t->clk.now - e->cfg.lateness < m)
-			m = t->clk.now - e->cfg.lateness;
+		any_hold = true;
+		if (t->wm < m)
+			m = t->wm;
 	}
-	for (int i = 0; !any_active && i < e->ntasks; i++) {
+	for (int i = 0; !any_hold && i < e->ntasks; i++) {
 		const task *t = &e->tasks[i];
-		if (t->clk.set && t->clk.now - e->cfg.lateness < m)
-			m = t->clk.now - e->cfg.lateness;
-		any |= t->clk.set;
+		if (t->wm_set && t->wm < m)
+			m = t->wm;
+		any |= t->wm_set;
 	}
-	if (!any_active && !any)
+	if (!any_hold && !any)
 		return false;
 	*out = m;
 	return true;
@@ -292,7 +342,7 @@ static void add_late(engine *e, int k, int64_t ts, uint64_t hash)
 	if (w == NULL) {
 		int64_t s, end;
 		calendar_window(&e->cfg.cal, (window_kind)k, ts, &s, &end);
-		if (end <= e->g - e->cfg.keep_closed)
+		if (end <= e->g - e->cfg.keep_closed || is_closed(e, k, s, end))
 			return;
 		counter *c = counter_new(&e->cfg.counter);
 		if (c == NULL || (w = window_list_insert(&e->kept[k], s, end, c)) == NULL) {
@@ -309,14 +359,14 @@ static void add_late(engine *e, int k, int64_t ts, uint64_t hash)
 
 /* The frame's open window of kind k in task t, created when needed; NULL when the window is
  * already final (the frame is late for k) or memory ran out. */
-static window *open_window(engine *e, task *t, int k, const clock_frame *f)
+static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 {
 	window *w = window_list_find(&t->open[k], f->ts);
 	if (w != NULL)
 		return w;
 	int64_t s, end;
 	calendar_window(&e->cfg.cal, (window_kind)k, f->ts, &s, &end);
-	if (e->g_set && end <= e->g) {
+	if (e->g_set && (end <= e->g || is_closed(e, k, s, end))) {
 		add_late(e, k, f->ts, f->hash);
 		return NULL;
 	}
@@ -332,7 +382,7 @@ static window *open_window(engine *e, task *t, int k, const clock_frame *f)
 
 /* Two passes: find every kind's window and prefetch the counter slot, then add, so the cache
  * misses of up to six sets overlap instead of following one another. */
-static void add(engine *e, task *t, const clock_frame *f)
+static void add(engine *e, task *t, const frame_ref *f)
 {
 	window *ws[WINDOW_KIND_COUNT];
 	int n = 0;
@@ -352,62 +402,36 @@ static void add(engine *e, task *t, const clock_frame *f)
 	}
 }
 
-static void on_release(void *ctx, const clock_frame *f)
+void engine_add(engine *e, int input, int64_t ts, uint64_t hash, int64_t offset)
 {
-	engine *e = ctx;
-	maybe_advance(e);
-	add(e, e->releasing, f);
+	frame_ref f = {ts, hash, offset};
+	add(e, &e->tasks[input], &f);
 }
 
-static void settle(engine *e, task *t, uint64_t dropped_before)
-{
-	e->stats.ts_ahead += t->clk.dropped - dropped_before;
-	e->releasing = NULL;
-}
-
-engine_verdict engine_frame(engine *e, int input, int64_t ts, uint64_t hash, int64_t offset)
-{
-	if (ts < TS_MIN || ts >= TS_MAX) {
-		e->stats.ts_range++;
-		return ENGINE_TS_RANGE;
-	}
-	task *t = &e->tasks[input];
-	t->idle = false;
-	clock_frame f = {ts, hash, offset};
-	uint64_t before = t->clk.dropped;
-	e->releasing = t;
-	bool pending = clock_offer(&t->clk, &f, on_release, e);
-	settle(e, t, before);
-	return pending ? ENGINE_PENDING : ENGINE_ACCEPTED;
-}
-
-void engine_input_idle(engine *e, int input, bool idle)
+void engine_watermark(engine *e, int input, int64_t wm, bool rewind)
 {
 	task *t = &e->tasks[input];
-	if (idle && !t->clk.set) {
-		uint64_t before = t->clk.dropped;
-		e->releasing = t;
-		clock_start(&t->clk, on_release, e);
-		settle(e, t, before);
+	t->wm = wm;
+	t->wm_set = true;
+	int64_t c;
+	if (rewind && e->g_set && candidate(e, &c) && c < e->g) {
+		e->g = c;
+		e->g_dropped = true;
+		return;
 	}
-	t->idle = idle;
 	maybe_advance(e);
 }
 
-void engine_wall_tick(engine *e, int64_t now)
+void engine_input_hold(engine *e, int input, bool hold)
 {
-	for (int i = 0; i < e->ntasks; i++)
-		if (!e->tasks[i].idle)
-			return;
-	for (int i = 0; i < e->ntasks; i++)
-		clock_follow(&e->tasks[i].clk, now);
+	e->tasks[input].hold = hold;
 	maybe_advance(e);
 }
 
 int64_t engine_input_safe_offset(const engine *e, int input)
 {
 	const task *t = &e->tasks[input];
-	int64_t m = clock_min_offset(&t->clk);
+	int64_t m = INT64_MAX;
 	for (int k = 0; k < WINDOW_KIND_COUNT; k++)
 		for (uint32_t i = 0; i < t->open[k].n; i++)
 			if (t->open[k].w[i].first_offset < m)
@@ -417,13 +441,6 @@ int64_t engine_input_safe_offset(const engine *e, int input)
 
 void engine_finish(engine *e)
 {
-	for (int i = 0; i < e->ntasks; i++) {
-		task *t = &e->tasks[i];
-		uint64_t before = t->clk.dropped;
-		e->releasing = t;
-		clock_finish(&t->clk, on_release, e);
-		settle(e, t, before);
-	}
 	advance_to(e, INT64_MAX);
 }
 

@@ -1,11 +1,11 @@
-/* source.c - the file and stdin source: block reads, in-place lines, gzip, idle detection.
+/* file_source.c - the file and stdin source: block reads, in-place lines, gzip, idle detection.
  *
  * The buffer holds [pos, end) unread bytes; memchr (vectorised in glibc) finds the next newline,
  * remembering how far it already looked so a long line is scanned once. When no newline is left,
  * the remainder moves to the front and the next block is read behind it. A line that outgrows
  * max_frame switches the source to skipping until its newline, counting its length.
  */
-#include "source.h"
+#include "file_source.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,6 @@
 #include <zlib.h>
 
 #include "frame.h"
-#include "parse_pool.h"
 
 #define READ_BLOCK (4u << 20)
 
@@ -139,7 +138,9 @@ static source_event fill(source *s, int timeout_ms)
 	return SOURCE_LINE;
 }
 
-source_event source_next(source *s, int timeout_ms, const char **line, size_t *len)
+/* Next line; *raw: the bytes it took in the input, its '\n' included. */
+static source_event source_next(source *s, int timeout_ms, const char **line, size_t *len,
+                                size_t *raw)
 {
 	for (;;) {
 		char *from = s->buf + s->scanned;
@@ -147,22 +148,24 @@ source_event source_next(source *s, int timeout_ms, const char **line, size_t *l
 		if (s->skipping) {
 			size_t upto = nl ? (size_t)(nl - s->buf) : s->end;
 			s->skip_blank =
-			    s->skip_blank && ingest_blank(s->buf + s->pos, upto - s->pos);
+			    s->skip_blank && parse_blank(s->buf + s->pos, upto - s->pos);
 			s->skip_len += upto - s->pos;
 			s->pos = s->scanned = nl ? upto + 1 : s->end;
 			if (nl || (s->eof && s->pos == s->end)) {
 				s->skipping = false;
 				*len = (size_t)s->skip_len;
+				*raw = *len + (nl != NULL);
 				return s->skip_blank ? SOURCE_BLANK_LONG : SOURCE_TOO_LONG;
 			}
 		} else if (nl || (s->eof && s->end > s->pos)) {
 			size_t stop = nl ? (size_t)(nl - s->buf) : s->end;
 			*line = s->buf + s->pos;
 			*len = stop - s->pos;
+			*raw = *len + (nl != NULL);
 			s->pos = s->scanned = nl ? stop + 1 : stop;
 			if (*len > s->max_frame)
-				return ingest_blank(*line, *len) ? SOURCE_BLANK_LONG
-				                                 : SOURCE_TOO_LONG;
+				return parse_blank(*line, *len) ? SOURCE_BLANK_LONG
+				                                : SOURCE_TOO_LONG;
 			return SOURCE_LINE;
 		} else if (s->end - s->pos > s->max_frame) {
 			s->skipping = true;
@@ -190,7 +193,7 @@ size_t source_next_batch(source *s, int timeout_ms, source_item *items, size_t m
 	while (n < max) {
 		s->no_fill = n > 0; /* refilling would move the lines already handed out */
 		source_item *it = &items[n];
-		source_event e = source_next(s, timeout_ms, &it->line, &it->len);
+		source_event e = source_next(s, timeout_ms, &it->line, &it->len, &it->bytes);
 		s->no_fill = false;
 		if (e != SOURCE_LINE && e != SOURCE_TOO_LONG && e != SOURCE_BLANK_LONG) {
 			if (n == 0)
@@ -237,18 +240,20 @@ static void on_wait(const source_run_cfg *cfg, ingest *in, idle_state *st, int w
 		st->since = now - waited_ms / 1000.0;
 	if (cfg->idle_timeout <= 0 || now - st->since < cfg->idle_timeout)
 		return;
+	int64_t wall = (int64_t)time(NULL);
 	if (!st->idle)
-		engine_input_idle(in->eng, 0, true);
+		ingest_idle(in, cfg->input, wall);
+	else
+		ingest_wall_tick(in, wall);
 	st->idle = true;
-	engine_wall_tick(in->eng, (int64_t)time(NULL));
 }
 
 #define BATCH 4096
 
-/* Reads one source to its end, a buffered batch of lines at a time, parsed on the pool's threads
- * (inline with one thread) and applied in order. */
-static int run_one(source *s, const source_run_cfg *cfg, ingest *in, parse_pool *pool,
-                   int64_t *offset, volatile sig_atomic_t *stop)
+/* Reads one source to its end, a buffered batch of lines at a time, handed to ingest (which
+ * parses them on its threads and applies them in order). */
+static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *offset,
+                   volatile sig_atomic_t *stop)
 {
 	source_item *lines = malloc(sizeof(*lines) * BATCH);
 	parse_item *items = malloc(sizeof(*items) * BATCH);
@@ -279,15 +284,14 @@ static int run_one(source *s, const source_run_cfg *cfg, ingest *in, parse_pool 
 			    .preset = k == SOURCE_LINE         ? FRAME_OK
 			              : k == SOURCE_BLANK_LONG ? FRAME_EMPTY
 			                                       : FRAME_TOO_LONG,
+			    .input = cfg->input,
 			    .offset = (*offset)++,
+			    .bytes = lines[i].bytes,
 			};
 			if (k != SOURCE_LINE)
 				items[i].buf = NULL; /* skipped bytes; len still counts them */
 		}
-		parse_pool_run(pool, items, n);
-		for (size_t i = 0; i < n; i++)
-			ingest_count(in, items[i].status, lines[i].len, 0, items[i].ts,
-			             items[i].hash, items[i].offset);
+		ingest_batch(in, items, n);
 		st.since = -1;
 		st.idle = false;
 	}
@@ -302,11 +306,6 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 	char *const *files = cfg->nfiles > 0 ? cfg->files : stdin_only;
 	int n = cfg->nfiles > 0 ? cfg->nfiles : 1, rc = 0;
 	int64_t offset = 0;
-	parse_pool *pool = parse_pool_new(in->parser, cfg->max_frame, cfg->threads);
-	if (pool == NULL) {
-		fprintf(stderr, "kuniq: cannot start %d parser thread(s)\n", cfg->threads);
-		return 1;
-	}
 	for (int i = 0; i < n && !*stop; i++) {
 		char err[512];
 		source *s = source_open(files[i], cfg->max_frame, err, sizeof(err));
@@ -315,9 +314,8 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 			rc = 1;
 			continue;
 		}
-		rc |= run_one(s, cfg, in, pool, &offset, stop);
+		rc |= run_one(s, cfg, in, &offset, stop);
 		source_close(s);
 	}
-	parse_pool_free(pool);
 	return rc;
 }

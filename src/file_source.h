@@ -1,19 +1,20 @@
-/* source.h - frames from files and stdin: one frame per line, *.gz decompressed.
+/* file_source.h - frames from files and stdin: one frame per line, *.gz decompressed.
  *
  * A source reads in large blocks into one buffer and hands out lines in place (no copy, no
  * allocation per line), each followed by at least FRAME_PADDING readable bytes. A line longer
  * than max_frame is skipped without being buffered and reported with its length, so memory stays
  * bounded whatever the input. Ownership: source_open returns a source the caller closes; a line
- * stays valid until the next source_next call.
+ * stays valid until the next source_next_batch call.
  */
-#ifndef KUNIQ_SOURCE_H
-#define KUNIQ_SOURCE_H
+#ifndef KUNIQ_FILE_SOURCE_H
+#define KUNIQ_FILE_SOURCE_H
 
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ingest.h"
+#include "parse_pool.h"
 
 typedef enum source_event {
 	SOURCE_LINE = 0,   /* *line, *len: one line without its '\n' */
@@ -29,6 +30,7 @@ typedef struct source_item {
 	source_event kind; /* SOURCE_LINE, SOURCE_TOO_LONG or SOURCE_BLANK_LONG */
 	const char *line;  /* SOURCE_LINE: the line, FRAME_PADDING readable bytes after it */
 	size_t len;
+	size_t bytes; /* bytes it took in the input, its '\n' included */
 } source_item;
 
 typedef struct source source;
@@ -37,12 +39,10 @@ typedef struct source source;
 source *source_open(const char *path, size_t max_frame, char *err, size_t errlen);
 void source_close(source *s);
 
-/* Next line. timeout_ms < 0 blocks; otherwise a source that can stall (pipe, terminal, socket)
- * returns SOURCE_IDLE when no byte arrived within it. */
-source_event source_next(source *s, int timeout_ms, const char **line, size_t *len);
-
 /* Up to max lines that are already buffered (reading more only when none is), all valid until
- * the next call. Returns how many; 0 with *ev = SOURCE_IDLE, SOURCE_EOF or SOURCE_ERROR. */
+ * the next call. timeout_ms < 0 blocks; otherwise a source that can stall (pipe, terminal, socket)
+ * returns SOURCE_IDLE when no byte arrived within it. Returns how many; 0 with *ev = SOURCE_IDLE,
+ * SOURCE_EOF or SOURCE_ERROR. */
 size_t source_next_batch(source *s, int timeout_ms, source_item *items, size_t max,
                          source_event *ev);
 
@@ -51,11 +51,11 @@ typedef struct source_run_cfg {
 	int nfiles;
 	size_t max_frame;
 	double idle_timeout; /* seconds, 0 = never idle */
-	int threads;         /* parser threads (the caller's included); <= 1: parse inline */
+	int input;           /* the ingest input the files form */
 } source_run_cfg;
 
-/* Reads every file in order as one input (input 0 of the engine) into ingest, handling idle
- * time, until the end or until *stop is set. Returns 0, or 1 when some file could not be read
+/* Reads every file in order as one input into ingest, handling idle time, until the end or until
+ * *stop is set. Returns 0, or 1 when some file could not be read
  * (reported on stderr; the other files are still read). */
 int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *stop);
 

@@ -1,71 +1,174 @@
-/* ingest.c - one frame's bytes to the engine: parse, count rejections, hash the uid.
+/* ingest.c - frames from the sources to the clocks and the engine (see ingest.h).
  *
- * The uid is hashed with XXH3-64 (libxxhash); the engine and counters only ever see the hash.
+ * Each input has an event clock whose output is bound to (engine, input id): the clock adds
+ * frames and sets the watermark of exactly that engine input. The range check (2000..2100) is
+ * done here, before the clock, so an impossible timestamp is never evidence about others.
  */
 #include "ingest.h"
 
 #include <inttypes.h>
-#include <stdint.h>
-#include <xxhash.h>
+#include <stdlib.h>
+#include <string.h>
 
-void ingest_init(ingest *in, const frame_parser *parser, engine *eng)
+#define TS_MIN 946684800LL  /* 2000-01-01T00:00:00Z */
+#define TS_MAX 4102444800LL /* 2100-01-01T00:00:00Z, exclusive */
+
+struct ingest_input {
+	engine *eng;
+	int id;
+	event_clock clk;
+	bool idle;
+	bool retired;
+};
+
+static void input_add(void *ctx, const clock_frame *f)
 {
-	*in = (ingest){.parser = parser, .eng = eng};
+	ingest_input *p = ctx;
+	engine_add(p->eng, p->id, f->ts, f->hash, f->offset);
 }
 
-frame_status ingest_classify(const frame_parser *parser, size_t max_frame, const char *buf,
-                             size_t len, int64_t *ts, uint64_t *hash)
+static void input_watermark(void *ctx, int64_t wm, bool rewind)
 {
-	size_t eff = len && buf[len - 1] == '\r' ? len - 1 : len;
-	if (eff > max_frame)
-		return ingest_blank(buf, len) ? FRAME_EMPTY : FRAME_TOO_LONG;
-	frame f;
-	frame_status st = frame_parse(parser, buf, eff, &f);
-	if (st == FRAME_OK) {
-		*ts = f.ts;
-		*hash = XXH3_64bits(f.uid, f.uid_len);
+	ingest_input *p = ctx;
+	engine_watermark(p->eng, p->id, wm, rewind);
+}
+
+int ingest_init(ingest *in, const ingest_cfg *cfg, engine *eng, char *err, size_t errlen)
+{
+	*in = (ingest){.cfg = *cfg, .eng = eng};
+	in->pool = parse_pool_new(cfg->parser, cfg->max_frame, cfg->threads);
+	if (in->pool == NULL) {
+		snprintf(err, errlen, "cannot start %d parser thread(s)", cfg->threads);
+		return -1;
 	}
-	return st;
+	return 0;
 }
 
-void ingest_count(ingest *in, frame_status st, uint64_t len, int input, int64_t ts, uint64_t hash,
-                  int64_t offset)
+void ingest_free(ingest *in)
 {
-	in->frames_read++;
-	in->bytes += len;
-	if (st != FRAME_OK)
-		in->rejected[st]++;
-	else
-		engine_frame(in->eng, input, ts, hash, offset);
+	for (int i = 0; i < in->ninputs; i++) {
+		clock_free(&in->inputs[i]->clk);
+		free(in->inputs[i]);
+	}
+	free(in->inputs);
+	parse_pool_free(in->pool);
+	in->inputs = NULL;
+	in->pool = NULL;
+	in->ninputs = 0;
 }
 
-void ingest_frame(ingest *in, int input, const char *buf, size_t len, int64_t offset)
+int ingest_input_add(ingest *in)
 {
-	int64_t ts = 0;
-	uint64_t hash = 0;
-	frame_status st = ingest_classify(in->parser, SIZE_MAX, buf, len, &ts, &hash);
-	ingest_count(in, st, len, input, ts, hash, offset);
+	ingest_input **n = realloc(in->inputs, sizeof(*n) * (size_t)(in->ninputs + 1));
+	if (n == NULL)
+		return -1;
+	in->inputs = n;
+	ingest_input *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -1;
+	p->eng = in->eng;
+	if ((p->id = engine_input_add(in->eng)) < 0 ||
+	    clock_init(&p->clk, &in->cfg.clock,
+	               (clock_out){.ctx = p, .add = input_add, .watermark = input_watermark}) != 0) {
+		free(p);
+		return -1;
+	}
+	in->inputs[in->ninputs] = p;
+	return in->ninputs++;
 }
 
-bool ingest_blank(const char *p, size_t n)
+static void wake(ingest *in, ingest_input *p)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
-			return false;
-	return true;
+	p->idle = false;
+	engine_input_hold(in->eng, p->id, true);
 }
 
-void ingest_too_long(ingest *in, uint64_t len, bool blank)
+void ingest_batch(ingest *in, parse_item *items, size_t n)
 {
-	ingest_count(in, blank ? FRAME_EMPTY : FRAME_TOO_LONG, len, 0, 0, 0, 0);
+	parse_pool_run(in->pool, items, n);
+	for (size_t i = 0; i < n; i++) {
+		const parse_item *it = &items[i];
+		ingest_input *p = in->inputs[it->input];
+		if (p->idle)
+			wake(in, p);
+		in->frames_read++;
+		in->bytes += it->bytes;
+		if (it->status != FRAME_OK) {
+			in->rejected[it->status]++;
+		} else if (it->ts < TS_MIN || it->ts >= TS_MAX) {
+			in->ts_range++;
+		} else {
+			clock_frame f = {it->ts, it->hash, it->offset};
+			clock_offer(&p->clk, &f);
+		}
+	}
+}
+
+/* Section 6 for one idle input: live ones follow wall time, historical ones hold G. */
+static void idle_step(ingest *in, ingest_input *p, int64_t wall)
+{
+	bool hold;
+	if (p->retired) {
+		hold = false;
+	} else if (clock_live(&p->clk, wall)) {
+		clock_follow(&p->clk, wall);
+		hold = false;
+	} else {
+		clock_start(&p->clk);
+		hold = p->clk.set;
+	}
+	engine_input_hold(in->eng, p->id, hold);
+}
+
+void ingest_idle(ingest *in, int input, int64_t wall)
+{
+	ingest_input *p = in->inputs[input];
+	p->idle = true;
+	idle_step(in, p, wall);
+}
+
+void ingest_wall_tick(ingest *in, int64_t wall)
+{
+	for (int i = 0; i < in->ninputs; i++)
+		if (in->inputs[i]->idle)
+			idle_step(in, in->inputs[i], wall);
+}
+
+void ingest_retire(ingest *in, int input, bool retired)
+{
+	in->inputs[input]->retired = retired;
+}
+
+int64_t ingest_safe_offset(const ingest *in, int input)
+{
+	const ingest_input *p = in->inputs[input];
+	int64_t a = clock_min_offset(&p->clk), b = engine_input_safe_offset(in->eng, p->id);
+	return a < b ? a : b;
+}
+
+void ingest_finish(ingest *in)
+{
+	for (int i = 0; i < in->ninputs; i++)
+		clock_finish(&in->inputs[i]->clk);
+	engine_finish(in->eng);
+}
+
+uint64_t ingest_ts_ahead(const ingest *in)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < in->ninputs; i++)
+		n += in->inputs[i]->clk.rejected;
+	return n;
 }
 
 void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f)
 {
 	const engine_stats *es = engine_get_stats(in->eng);
-	uint64_t rejected = es->ts_range + es->ts_ahead;
+	uint64_t ts_ahead = ingest_ts_ahead(in), rejected = in->ts_range + ts_ahead, oom = es->oom;
 	for (int s = 1; s < FRAME_STATUS_COUNT; s++)
 		rejected += in->rejected[s];
+	for (int i = 0; i < in->ninputs; i++)
+		oom += in->inputs[i]->clk.oom;
 	double secs = elapsed_s > 1e-9 ? elapsed_s : 1e-9;
 	fprintf(f,
 	        "{\"summary\":{\"frames_read\":%" PRIu64 ",\"frames_valid\":%" PRIu64
@@ -74,8 +177,8 @@ void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f)
 	for (int s = 1; s < FRAME_STATUS_COUNT; s++)
 		fprintf(f, "\"%s\":%" PRIu64 ",", frame_status_name((frame_status)s),
 		        in->rejected[s]);
-	fprintf(f, "\"ts_range\":%" PRIu64 ",\"ts_ahead\":%" PRIu64 "},\"late\":{", es->ts_range,
-	        es->ts_ahead);
+	fprintf(f, "\"ts_range\":%" PRIu64 ",\"ts_ahead\":%" PRIu64 "},\"late\":{", in->ts_range,
+	        ts_ahead);
 	const char *sep = "";
 	for (int k = 0; k < WINDOW_KIND_COUNT; k++) {
 		if (!((kinds >> k) & 1u))
@@ -89,5 +192,5 @@ void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f)
 	        "\"windows_emitted\":%" PRIu64 ",\"emit_errors\":%" PRIu64
 	        ",\"out_of_memory\":%" PRIu64 "}}\n",
 	        in->bytes, elapsed_s, (double)in->frames_read / secs,
-	        (double)in->bytes / secs / 1e6, es->windows_emitted, es->emit_errors, es->oom);
+	        (double)in->bytes / secs / 1e6, es->windows_emitted, es->emit_errors, oom);
 }

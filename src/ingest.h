@@ -1,7 +1,14 @@
-/* ingest.h - from one frame's raw bytes to the engine: parse, count rejections, hash the uid.
+/* ingest.h - the one way in: frames of every source go through ingest to the clocks and engine.
  *
- * Every source (files, stdin, Kafka) hands each frame to ingest_frame; ingest counts what it read
- * and why it rejected frames. Ownership: the parser and engine are borrowed.
+ * Sources (file_source.c, kafka_source.c) hand ingest batches of raw frames; ingest parses them
+ * on its parse pool, counts what it read and why it rejected frames, and offers each valid frame
+ * to the event clock of its input (clock.h), which passes it on to the engine. Sources also tell
+ * ingest when an input goes idle or is retired and tick the wall clock; ingest decides, per
+ * input, whether it is live (its clock then follows wall time) and whether it holds the global
+ * watermark (docs/semantics.md section 6).
+ *
+ * Ownership: ingest owns its parse pool and clocks; the parser and engine are borrowed and must
+ * outlive it.
  */
 #ifndef KUNIQ_INGEST_H
 #define KUNIQ_INGEST_H
@@ -11,42 +18,62 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "frame.h"
+#include "parse_pool.h"
+
+typedef struct ingest_cfg {
+	const frame_parser *parser;
+	size_t max_frame;
+	int threads; /* parser threads, the caller's included */
+	clock_cfg clock;
+} ingest_cfg;
+
+typedef struct ingest_input ingest_input;
 
 typedef struct ingest {
-	const frame_parser *parser;
+	ingest_cfg cfg;
 	engine *eng;
+	parse_pool *pool;
+	ingest_input **inputs;
+	int ninputs;
 	uint64_t frames_read;
 	uint64_t bytes;
 	uint64_t rejected[FRAME_STATUS_COUNT]; /* by parser reason (FRAME_OK unused) */
+	uint64_t ts_range;                     /* valid frames outside [2000, 2100) */
 } ingest;
 
-void ingest_init(ingest *in, const frame_parser *parser, engine *eng);
+/* Returns 0, or -1 (message in err) when the parse pool cannot start. */
+int ingest_init(ingest *in, const ingest_cfg *cfg, engine *eng, char *err, size_t errlen);
+void ingest_free(ingest *in);
 
-/* One frame of input `input` at position `offset`. buf must have FRAME_PADDING readable bytes
- * after buf[len]. A trailing "\r" is ignored. Same as ingest_classify then ingest_count. */
-void ingest_frame(ingest *in, int input, const char *buf, size_t len, int64_t offset);
+/* Adds an input (the files, or one Kafka partition). Returns its id, or -1 when out of memory. */
+int ingest_input_add(ingest *in);
 
-/* What one frame yields, without touching any state (safe on any thread): a frame longer than
- * max_frame once a trailing "\r" is removed is too_long (empty when blank), otherwise the
- * parser's verdict; for a valid frame *ts and *hash (XXH3-64 of the uid bytes). buf must have
- * FRAME_PADDING readable bytes after buf[len] unless it is too long. */
-frame_status ingest_classify(const frame_parser *parser, size_t max_frame, const char *buf,
-                             size_t len, int64_t *ts, uint64_t *hash);
+/* Parses items[0..n) (each names its input) and offers them in order. An input that delivers an
+ * item is no longer idle. */
+void ingest_batch(ingest *in, parse_item *items, size_t n);
 
-/* Counts a classified frame of len bytes and hands a valid one to the engine. */
-void ingest_count(ingest *in, frame_status st, uint64_t len, int input, int64_t ts, uint64_t hash,
-                  int64_t offset);
+/* The input delivered nothing for the idle timeout; wall = unix seconds now. */
+void ingest_idle(ingest *in, int input, int64_t wall);
 
-/* A frame longer than the limit, skipped by the source without being buffered; blank: it held
- * only spaces, tabs and CRs (counted as empty, which takes precedence over too_long). */
-void ingest_too_long(ingest *in, uint64_t len, bool blank);
+/* Once a second while some input is idle: live idle inputs follow wall time. */
+void ingest_wall_tick(ingest *in, int64_t wall);
 
-/* True when p[0..n) holds only spaces, tabs and CRs (a blank line, whatever its length). */
-bool ingest_blank(const char *p, size_t n);
+/* A retired input (a revoked Kafka partition) stops holding the watermark once idle. */
+void ingest_retire(ingest *in, int input, bool retired);
 
-/* Writes the one-line JSON summary (docs/semantics.md; issue 3) to f. */
+/* Lowest offset of the input whose frame is not yet in an emitted result, or INT64_MAX. */
+int64_t ingest_safe_offset(const ingest *in, int input);
+
+/* End of input: every clock releases or rejects what it holds; every open window is emitted. */
+void ingest_finish(ingest *in);
+
+/* Frames rejected as ts_ahead by all clocks. */
+uint64_t ingest_ts_ahead(const ingest *in);
+
+/* Writes the one-line JSON summary (docs/semantics.md) to f. */
 void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f);
 
 #endif

@@ -3,11 +3,12 @@
  * How it works. A high-level consumer (librdkafka) subscribes to the topic; its rebalance
  * callback gives each newly seen partition an engine input, so every partition has its own event
  * clock and windows. The main loop takes messages in batches (rd_kafka_consume_batch_queue on the
- * consumer queue, which also serves the rebalance, error and commit callbacks), parses the
- * batch's frames on several threads (parse_pool.c) and hands them to the engine in order.
+ * consumer queue, which also serves the rebalance, error and commit callbacks) and hands each
+ * batch to ingest (which parses it on several threads and applies it in order).
  * Between batches it:
- *  - marks a partition idle when it has reached its end (partition EOF event) and delivered no
- *    message for the idle timeout, and ticks the engine's wall clock while all are idle;
+ *  - tells ingest a partition is idle when it has reached its end (partition EOF event) and
+ *    delivered no message for the idle timeout, and ticks the wall clock while some are idle
+ *    (ingest decides whether each idle partition is live: docs/semantics.md section 6);
  *  - once a second snapshots, per assigned partition, the commit point min(safe offset, next
  *    offset) together with the output sink's sequence mark, and commits the snapshot (async)
  *    once every result emitted before it is delivered, so an offset is committed only when
@@ -15,9 +16,9 @@
  *  - serves the output producer and logs broker outages (on change, then every 10 s).
  * Per partition it remembers the next offset to read: a message below it (re-delivered after a
  * rebalance) is skipped, and a partition assigned again resumes there, so no frame is ever
- * counted twice by one process. A revoked partition keeps its input and windows; like a
- * partition at its end it goes idle after the idle timeout, so it holds nobody back for long; its
- * committed offset is the safe one.
+ * counted twice by one process. A revoked partition keeps its input and windows; it is retired,
+ * and once idle (after the idle timeout) it holds nobody back; its committed offset is the safe
+ * one.
  */
 #include "kafka_source.h"
 
@@ -30,7 +31,6 @@
 
 #include "frame.h"
 #include "kafka_conf.h"
-#include "parse_pool.h"
 
 #define BATCH 1024
 #define POLL_MS 100
@@ -44,10 +44,10 @@
 #define CLOSE_TIMEOUT_S 10
 
 typedef struct part {
-	int input; /* engine input; -1 until first assigned */
+	int input; /* ingest input; -1 until first assigned */
 	bool assigned;
 	bool at_eof;       /* reached the partition's end, nothing read since */
-	bool idle;         /* told the engine it is idle */
+	bool idle;         /* told ingest it is idle */
 	int64_t next;      /* next offset to read (-1: none read yet) */
 	int64_t committed; /* highest offset the broker acknowledged (-1: none) */
 	int64_t snap;      /* offset in the pending commit snapshot (-1: none) */
@@ -57,13 +57,11 @@ typedef struct part {
 typedef struct ksrc {
 	const cli_config *cfg;
 	ingest *in;
-	engine *eng;
 	kafka_sink *out;
 	rd_kafka_t *rk;
 	const char *topic;
 	part *parts; /* indexed by partition id */
 	int nparts;
-	parse_pool *pool;
 	parse_item items[BATCH]; /* the frames of the batch in hand */
 	size_t nitems;
 	bool closing;
@@ -103,20 +101,13 @@ static part *part_get(ksrc *k, int32_t id, bool create)
 	return &k->parts[id];
 }
 
-static void set_idle(ksrc *k, part *p, bool idle)
-{
-	if (p->idle == idle || p->input < 0)
-		return;
-	p->idle = idle;
-	engine_input_idle(k->eng, p->input, idle);
-}
 
 /* Offset up to which this partition may be committed (exclusive), or -1. */
 static int64_t commit_point(const ksrc *k, const part *p)
 {
 	if (p->input < 0 || p->next < 0)
 		return -1;
-	int64_t safe = engine_input_safe_offset(k->eng, p->input);
+	int64_t safe = ingest_safe_offset(k->in, p->input);
 	return safe < p->next ? safe : p->next;
 }
 
@@ -248,7 +239,7 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 			k->rc = 1;
 			continue;
 		}
-		if (p->input < 0 && (p->input = engine_input_add(k->eng)) < 0) {
+		if (p->input < 0 && (p->input = ingest_input_add(k->in)) < 0) {
 			kafka_log("error: out of memory for partition %" PRId32, tp->partition);
 			k->rc = 1;
 			continue;
@@ -258,6 +249,7 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 		p->assigned = true;
 		p->at_eof = false;
 		p->last = now;
+		ingest_retire(k->in, p->input, false);
 		k->st.assigned++;
 	}
 	kafka_log("assigned %d partition(s) of %s", l->cnt, k->topic);
@@ -284,6 +276,7 @@ static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
 		 * the watermark past partitions that have not delivered their first frames yet */
 		p->assigned = false;
 		p->at_eof = false;
+		ingest_retire(k->in, p->input, true);
 		k->st.revoked++;
 	}
 	if (k->closing)
@@ -415,24 +408,24 @@ static void on_message(ksrc *k, const rd_kafka_message_t *m, double now)
 	p->next = m->offset + 1;
 	p->last = now;
 	p->at_eof = false;
-	set_idle(k, p, false);
+	p->idle = false; /* ingest wakes the input with this item */
 	k->st.messages++;
 	if (!m->payload)
 		k->st.tombstones++;
-	k->items[k->nitems++] =
-	    (parse_item){.buf = m->payload, .len = m->len, .input = p->input, .offset = m->offset};
+	k->items[k->nitems++] = (parse_item){.buf = m->payload,
+	                                     .len = m->len,
+	                                     .input = p->input,
+	                                     .offset = m->offset,
+	                                     .bytes = m->payload ? m->len : 0};
 }
 
-/* A batch: bookkeeping in order, frames parsed on the pool's threads, then counted and handed
- * to the engine in order. */
+/* A batch: bookkeeping in order, then the frames to ingest. */
 static void on_batch(ksrc *k, rd_kafka_message_t **msgs, size_t n, double now)
 {
 	k->nitems = 0;
 	for (size_t i = 0; i < n; i++)
 		on_message(k, msgs[i], now);
-	parse_pool_run(k->pool, k->items, k->nitems);
-	for (size_t j = 0; j < k->nitems; j++)
-		parse_pool_apply(k->in, &k->items[j]);
+	ingest_batch(k->in, k->items, k->nitems);
 }
 
 /* Idle partitions and wall time (docs/semantics.md, section 6). */
@@ -441,19 +434,20 @@ static void tick(ksrc *k, double now)
 	double t = k->cfg->idle_timeout;
 	if (t <= 0)
 		return;
-	int assigned = 0, idle = 0;
+	int64_t wall = (int64_t)kafka_wall();
+	bool any = false;
 	for (int i = 0; i < k->nparts; i++) {
 		part *p = &k->parts[i];
 		/* revoked partitions (not assigned) deliver nothing: idle after the timeout */
-		if ((p->at_eof || !p->assigned) && now - p->last >= t)
-			set_idle(k, p, true);
-		if (p->assigned) {
-			assigned++;
-			idle += p->idle;
+		if (!p->idle && p->input >= 0 && (p->at_eof || !p->assigned) &&
+		    now - p->last >= t) {
+			p->idle = true;
+			ingest_idle(k->in, p->input, wall);
 		}
+		any |= p->idle;
 	}
-	if (assigned && idle == assigned)
-		engine_wall_tick(k->eng, (int64_t)kafka_wall());
+	if (any)
+		ingest_wall_tick(k->in, wall);
 }
 
 /* True when some broker answers a metadata request within PROBE_TIMEOUT_MS. */
@@ -618,24 +612,16 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 	rd_kafka_queue_destroy(q);
 }
 
-int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
-              volatile sig_atomic_t *stop)
+int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_atomic_t *stop)
 {
-	ksrc k = {.cfg = cfg, .in = in, .eng = eng, .out = out, .topic = cfg->topic};
+	ksrc k = {.cfg = cfg, .in = in, .out = out, .topic = cfg->topic};
 	if (!cfg->topic) {
 		kafka_log("error: --topic is required with --brokers");
 		return 2;
 	}
-	k.pool = parse_pool_new(in->parser, cfg->max_frame, cfg->threads > 0 ? cfg->threads : 1);
-	if (!k.pool) {
-		kafka_log("error: out of memory");
-		return 1;
-	}
 	k.rk = consumer_new(&k);
-	if (!k.rk) {
-		parse_pool_free(k.pool);
+	if (!k.rk)
 		return 2;
-	}
 	rd_kafka_poll_set_consumer(k.rk);
 	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(sub, cfg->topic, RD_KAFKA_PARTITION_UA);
@@ -664,6 +650,5 @@ int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
 		k.rc = 1; /* results given up (each reported on stderr) */
 	print_stats(&k);
 	free(k.parts);
-	parse_pool_free(k.pool);
 	return k.rc;
 }

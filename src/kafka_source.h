@@ -1,8 +1,8 @@
 /* kafka_source.h - frames from a Kafka topic: a librdkafka consumer group member feeding ingest.
  *
- * One engine input per assigned partition; partition end + idle timeout -> engine_input_idle;
- * every assigned partition idle -> engine_wall_tick; input offsets committed manually, only below
- * engine_input_safe_offset and only once the results emitted so far are delivered (so at least
+ * One ingest input per assigned partition; partition end + idle timeout -> ingest_idle, and wall
+ * ticks while some are idle; input offsets committed manually, only below ingest_safe_offset and
+ * only once the results emitted so far are delivered (so at least
  * once: a frame's offset is committed only when every window it counts in is in the output).
  * Revoked partitions keep their engine input and state (their windows are still emitted here);
  * a partition assigned again resumes at this process's own position, never re-reading a frame.
@@ -17,7 +17,6 @@
 #include <stdint.h>
 
 #include "cli.h"
-#include "engine.h"
 #include "ingest.h"
 #include "kafka_sink.h"
 
@@ -32,16 +31,15 @@ typedef struct kafka_source_stats {
 } kafka_source_stats;
 
 /* Consumes cfg->topic as member of cfg->group (default "kuniq") until *stop is set or a fatal
- * error, handing frames to in (whose engine is eng). out is the Kafka sink the engine emits to,
+ * error, handing frames to in. out is the Kafka sink the engine emits to,
  * or NULL when results go to stdio streams only (they are flushed before each commit). On stop:
  * the batch in hand is processed, results are flushed to the output topic, safe offsets are
  * committed, and the consumer leaves its group. Open windows are not emitted (the next run
- * recomputes them from the committed offsets): do not call engine_finish after it.
+ * recomputes them from the committed offsets): do not call ingest_finish after it.
  * Writes a one-line JSON summary of the Kafka counters to stderr.
  * Returns 0; 1 on a runtime failure (fatal producer error, results given up or left
  * undelivered at exit);
  * 2 on a configuration error (bad -X, unknown property), all reported on stderr. */
-int kafka_run(const cli_config *cfg, ingest *in, engine *eng, kafka_sink *out,
-              volatile sig_atomic_t *stop);
+int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_atomic_t *stop);
 
 #endif

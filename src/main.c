@@ -1,4 +1,4 @@
-/* main.c - wires kuniq together: options -> parser, engine, sink -> source -> summary.
+/* main.c - wires kuniq together: options -> parser, sink <- engine <- ingest <- source.
  *
  * The only global is the signal flag (a signal handler can reach nothing else).
  */
@@ -14,7 +14,7 @@
 #include "kafka_sink.h"
 #include "kafka_source.h"
 #include "parse_pool.h"
-#include "source.h"
+#include "file_source.h"
 #include "stdout_sink.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -44,7 +44,8 @@ static double now_s(void)
 
 static int run_files(const cli_config *cfg, ingest *in)
 {
-	if (engine_input_add(in->eng) != 0) {
+	int input = ingest_input_add(in);
+	if (input < 0) {
 		fprintf(stderr, "kuniq: out of memory\n");
 		return 1;
 	}
@@ -52,42 +53,67 @@ static int run_files(const cli_config *cfg, ingest *in)
 	                     .nfiles = cfg->nfiles,
 	                     .max_frame = cfg->max_frame,
 	                     .idle_timeout = cfg->idle_timeout,
-	                     .threads = cfg->threads};
-	return source_run(&sc, in, &stop_requested);
+	                     .input = input};
+	int rc = source_run(&sc, in, &stop_requested);
+	ingest_finish(in);
+	return rc;
 }
 
 /* Kafka mode: results go to --output-topic (and stdout with --stdout) or to stdout. A stop is
  * not the end of the stream: open windows are not emitted, the next run recomputes them from the
  * committed offsets (docs/kafka.md). */
-static int run_kafka(const cli_config *cfg, const frame_parser *parser)
+static int run_kafka(const cli_config *cfg, ingest *in, kafka_sink *ks)
+{
+	return kafka_run(cfg, in, ks, &stop_requested);
+}
+
+/* The sink results go to: stdout, or the Kafka output topic (also stdout with --stdout). */
+static int make_sink(const cli_config *cfg, stdout_sink *out, kafka_sink **ks, result_sink *sink)
+{
+	*sink = stdout_sink_make(out, stdout, &cfg->engine.cal);
+	*ks = NULL;
+	if (!cfg->brokers || !cfg->output_topic)
+		return 0;
+	char err[512];
+	result_sink also = cfg->stdout_in_kafka ? *sink : (result_sink){0};
+	*ks = kafka_sink_new(cfg, &cfg->engine.cal, also, err, sizeof(err));
+	if (*ks == NULL) {
+		fprintf(stderr, "kuniq: kafka: %s\n", err);
+		return 2;
+	}
+	*sink = kafka_sink_result_sink(*ks);
+	return 0;
+}
+
+/* Builds the pipeline (sink <- engine <- ingest), runs the source, prints the summary. */
+static int run(const cli_config *cfg, const frame_parser *parser)
 {
 	stdout_sink out;
-	result_sink sink = stdout_sink_make(&out, stdout, &cfg->engine.cal);
-	kafka_sink *ks = NULL;
-	if (cfg->output_topic) {
-		char err[512];
-		result_sink also = cfg->stdout_in_kafka ? sink : (result_sink){0};
-		ks = kafka_sink_new(cfg, &cfg->engine.cal, also, err, sizeof(err));
-		if (ks == NULL) {
-			fprintf(stderr, "kuniq: kafka: %s\n", err);
-			return 2;
-		}
-		sink = kafka_sink_result_sink(ks);
-	}
+	kafka_sink *ks;
+	result_sink sink;
+	int rc = make_sink(cfg, &out, &ks, &sink);
+	if (rc != 0)
+		return rc;
 	engine *eng = engine_new(&cfg->engine, sink);
-	if (eng == NULL) {
-		fprintf(stderr, "kuniq: out of memory\n");
+	ingest in;
+	char err[256];
+	ingest_cfg ic = {.parser = parser,
+	                 .max_frame = cfg->max_frame,
+	                 .threads = cfg->threads,
+	                 .clock = cfg->clock};
+	if (eng == NULL || ingest_init(&in, &ic, eng, err, sizeof(err)) != 0) {
+		fprintf(stderr, "kuniq: %s\n", eng ? err : "out of memory");
+		engine_free(eng);
 		kafka_sink_free(ks);
 		return 1;
 	}
-	ingest in;
-	ingest_init(&in, parser, eng);
 	install_signals();
 	double t0 = now_s();
-	int rc = kafka_run(cfg, &in, eng, ks, &stop_requested);
+	rc = cfg->brokers ? run_kafka(cfg, &in, ks) : run_files(cfg, &in);
 	ingest_summary(&in, cfg->engine.kinds, now_s() - t0, stderr);
 	if (engine_get_stats(eng)->emit_errors)
 		rc = rc ? rc : 1;
+	ingest_free(&in);
 	engine_free(eng);
 	kafka_sink_free(ks);
 	return rc;
@@ -115,23 +141,5 @@ int main(int argc, char **argv)
 	}
 	if (cfg.threads == 0)
 		cfg.threads = parse_pool_default_threads();
-	if (cfg.brokers)
-		return run_kafka(&cfg, &parser);
-	stdout_sink out;
-	engine *eng = engine_new(&cfg.engine, stdout_sink_make(&out, stdout, &cfg.engine.cal));
-	if (eng == NULL) {
-		fprintf(stderr, "kuniq: out of memory\n");
-		return 1;
-	}
-	ingest in;
-	ingest_init(&in, &parser, eng);
-	install_signals();
-	double t0 = now_s();
-	int rc = run_files(&cfg, &in);
-	engine_finish(eng);
-	ingest_summary(&in, cfg.engine.kinds, now_s() - t0, stderr);
-	if (engine_get_stats(eng)->emit_errors)
-		rc = rc ? rc : 1;
-	engine_free(eng);
-	return rc;
+	return run(&cfg, &parser);
 }

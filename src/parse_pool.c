@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define MIN_PARALLEL 64 /* items below which one thread parses the batch */
 
@@ -40,6 +41,29 @@ struct parse_pool {
 	size_t n;
 };
 
+bool parse_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return false;
+	return true;
+}
+
+frame_status parse_classify(const frame_parser *parser, size_t max_frame, const char *buf,
+                            size_t len, int64_t *ts, uint64_t *hash)
+{
+	size_t eff = len && buf[len - 1] == '\r' ? len - 1 : len;
+	if (eff > max_frame)
+		return parse_blank(buf, len) ? FRAME_EMPTY : FRAME_TOO_LONG;
+	frame f;
+	frame_status st = frame_parse(parser, buf, eff, &f);
+	if (st == FRAME_OK) {
+		*ts = f.ts;
+		*hash = XXH3_64bits(f.uid, f.uid_len);
+	}
+	return st;
+}
+
 static void parse_one(const parse_pool *kp, char *scratch, parse_item *it)
 {
 	it->ts = 0;
@@ -54,7 +78,7 @@ static void parse_one(const parse_pool *kp, char *scratch, parse_item *it)
 		memcpy(scratch, buf, len);
 		buf = scratch;
 	}
-	it->status = ingest_classify(kp->parser, kp->max_frame, len ? buf : scratch, len, &it->ts,
+	it->status = parse_classify(kp->parser, kp->max_frame, len ? buf : scratch, len, &it->ts,
 	                             &it->hash);
 }
 
@@ -157,12 +181,6 @@ void parse_pool_run(parse_pool *kp, parse_item *items, size_t n)
 	while (kp->pending > 0)
 		pthread_cond_wait(&kp->done, &kp->mu);
 	pthread_mutex_unlock(&kp->mu);
-}
-
-void parse_pool_apply(ingest *in, const parse_item *it)
-{
-	ingest_count(in, it->status, it->buf ? it->len : 0, it->input, it->ts, it->hash,
-	             it->offset);
 }
 
 int parse_pool_default_threads(void)

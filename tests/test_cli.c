@@ -28,9 +28,10 @@ static void test_defaults(void **state)
 	cli_config c;
 	assert_int_equal(parse(&c, NULL, 0), CLI_RUN);
 	assert_int_equal(c.engine.kinds, 1u << WINDOW_MINUTE);
-	assert_int_equal(c.engine.lateness, 5);
-	assert_int_equal(c.engine.max_ahead, 300);
-	assert_int_equal(c.engine.jump_confirm, 16);
+	assert_int_equal(c.clock.lateness, 5);
+	assert_int_equal(c.clock.max_ahead, 300);
+	assert_int_equal(c.clock.confirm, 8);
+	assert_int_equal(c.clock.max_held, 4096);
 	assert_false(c.engine.late_update);
 	assert_int_equal(c.engine.counter.mode, COUNTER_AUTO);
 	assert_int_equal(c.engine.counter.exact_limit, 1000000);
@@ -52,7 +53,7 @@ static void test_options(void **state)
 	assert_int_equal(parse(&c, args, 20), CLI_RUN);
 	assert_int_equal(c.engine.kinds,
 	                 (1u << WINDOW_MINUTE) | (1u << WINDOW_YEAR) | (1u << WINDOW_WEEK));
-	assert_int_equal(c.engine.lateness, 2);
+	assert_int_equal(c.clock.lateness, 2);
 	assert_true(c.engine.late_update);
 	assert_int_equal(c.engine.early, 30);
 	assert_int_equal(c.engine.counter.mode, COUNTER_APPROX);
