@@ -22,7 +22,8 @@ typedef struct clock_frame {
 typedef struct clock_out {
 	void *ctx;
 	void (*add)(void *ctx, const clock_frame *f); /* count f in its windows */
-	/* the input's watermark is now wm; rewind: it may be lower than before (section 3, step 4) */
+	/* the input's watermark is now wm; rewind: it may be lower than before (section 3, step 4)
+	 */
 	void (*watermark)(void *ctx, int64_t wm, bool rewind);
 } clock_out;
 
@@ -42,9 +43,9 @@ typedef struct event_clock {
 	clock_cfg cfg;
 	clock_out out;
 	bool set;
-	int64_t now;     /* the clock (valid when set) */
-	int64_t wnow;    /* the clock the watermark follows */
-	uint32_t settle; /* frames until a jump settles; 0 = settled */
+	int64_t now;      /* the clock (valid when set) */
+	int64_t wnow;     /* the clock the watermark follows */
+	uint32_t settle;  /* frames until a jump settles; 0 = settled */
 	held_frame *held; /* frames ahead of the clock, arrival order */
 	uint32_t nheld, cap;
 	clock_frame *behind; /* frames far behind the clock, arrival order (at most J) */

@@ -24,7 +24,7 @@
 
 typedef struct task {
 	window_list open[WINDOW_KIND_COUNT];
-	bool hold;   /* holds G back */
+	engine_role role;
 	bool wm_set; /* wm is valid */
 	int64_t wm;
 } task;
@@ -50,7 +50,7 @@ struct engine {
 	int ntasks;
 	bool g_set;
 	int64_t g;
-	bool g_dropped; /* G decreased once: closed windows may lie above it */
+	bool g_dropped;                      /* G decreased once: closed windows may lie above it */
 	window_list kept[WINDOW_KIND_COUNT]; /* --late update: emitted windows still correctable */
 	closed_ring *closed[WINDOW_KIND_COUNT]; /* selected kinds only */
 	engine_stats stats;
@@ -99,7 +99,7 @@ int engine_input_add(engine *e)
 	e->tasks = nt;
 	task *t = &e->tasks[e->ntasks];
 	memset(t, 0, sizeof(*t));
-	t->hold = true;
+	t->role = ENGINE_HOLDS;
 	return e->ntasks++;
 }
 
@@ -296,15 +296,15 @@ static void advance_to(engine *e, int64_t g)
 	}
 }
 
-/* G candidate: min watermark over the inputs that hold G; none holds: over every input with a
- * watermark. False while an input that holds G has no watermark, or no input has one. */
+/* G candidate: min watermark over the inputs that hold G; none holds: over the inputs that follow
+ * wall time. False while an input that holds G has no watermark, or no input counts. */
 static bool candidate(const engine *e, int64_t *out)
 {
 	int64_t m = INT64_MAX;
 	bool any_hold = false, any = false;
 	for (int i = 0; i < e->ntasks; i++) {
 		const task *t = &e->tasks[i];
-		if (!t->hold)
+		if (t->role != ENGINE_HOLDS)
 			continue;
 		if (!t->wm_set)
 			return false;
@@ -314,9 +314,11 @@ static bool candidate(const engine *e, int64_t *out)
 	}
 	for (int i = 0; !any_hold && i < e->ntasks; i++) {
 		const task *t = &e->tasks[i];
-		if (t->wm_set && t->wm < m)
+		if (t->role != ENGINE_FOLLOWS || !t->wm_set)
+			continue;
+		any = true;
+		if (t->wm < m)
 			m = t->wm;
-		any |= t->wm_set;
 	}
 	if (!any_hold && !any)
 		return false;
@@ -422,9 +424,9 @@ void engine_watermark(engine *e, int input, int64_t wm, bool rewind)
 	maybe_advance(e);
 }
 
-void engine_input_hold(engine *e, int input, bool hold)
+void engine_input_role(engine *e, int input, engine_role role)
 {
-	e->tasks[input].hold = hold;
+	e->tasks[input].role = role;
 	maybe_advance(e);
 }
 

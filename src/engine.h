@@ -42,8 +42,8 @@ typedef struct engine engine;
 engine *engine_new(const engine_cfg *cfg, result_sink sink);
 void engine_free(engine *e);
 
-/* Adds an input; it holds G and has no watermark yet. Returns its id (>= 0), or -1 when out of
- * memory. */
+/* Adds an input; it holds G (ENGINE_HOLDS) and has no watermark yet. Returns its id (>= 0), or -1
+ * when out of memory. */
 int engine_input_add(engine *e);
 
 /* Counts one frame of an input in its windows (or as late). hash = XXH3-64 of the uid bytes;
@@ -53,9 +53,14 @@ void engine_add(engine *e, int input, int64_t ts, uint64_t hash, int64_t offset)
 /* The input's watermark is now wm. G advances when it can; with rewind, G may also decrease. */
 void engine_watermark(engine *e, int input, int64_t wm, bool rewind);
 
-/* Whether the input holds G back (section 6: idle live, idle without frames, or retired inputs
- * do not). */
-void engine_input_hold(engine *e, int input, bool hold);
+/* What an input's watermark does to G (section 6). */
+typedef enum engine_role {
+	ENGINE_HOLDS = 0, /* G is at most its watermark (active inputs, idle historical ones) */
+	ENGINE_FOLLOWS,   /* live idle input following wall time: counts only when none holds */
+	ENGINE_FREE,      /* idle without frames, or retired: does not count */
+} engine_role;
+
+void engine_input_role(engine *e, int input, engine_role role);
 
 /* Lowest offset of this input whose frame is counted in an open window, or INT64_MAX. */
 int64_t engine_input_safe_offset(const engine *e, int input);

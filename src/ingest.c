@@ -69,7 +69,8 @@ int ingest_input_add(ingest *in)
 	p->eng = in->eng;
 	if ((p->id = engine_input_add(in->eng)) < 0 ||
 	    clock_init(&p->clk, &in->cfg.clock,
-	               (clock_out){.ctx = p, .add = input_add, .watermark = input_watermark}) != 0) {
+	               (clock_out){.ctx = p, .add = input_add, .watermark = input_watermark}) !=
+	        0) {
 		free(p);
 		return -1;
 	}
@@ -80,7 +81,7 @@ int ingest_input_add(ingest *in)
 static void wake(ingest *in, ingest_input *p)
 {
 	p->idle = false;
-	engine_input_hold(in->eng, p->id, true);
+	engine_input_role(in->eng, p->id, ENGINE_HOLDS);
 }
 
 void ingest_batch(ingest *in, parse_item *items, size_t n)
@@ -107,17 +108,17 @@ void ingest_batch(ingest *in, parse_item *items, size_t n)
 /* Section 6 for one idle input: live ones follow wall time, historical ones hold G. */
 static void idle_step(ingest *in, ingest_input *p, int64_t wall)
 {
-	bool hold;
+	engine_role role;
 	if (p->retired) {
-		hold = false;
+		role = ENGINE_FREE;
 	} else if (clock_live(&p->clk, wall)) {
 		clock_follow(&p->clk, wall);
-		hold = false;
+		role = ENGINE_FOLLOWS;
 	} else {
 		clock_start(&p->clk);
-		hold = p->clk.set;
+		role = p->clk.set ? ENGINE_HOLDS : ENGINE_FREE;
 	}
-	engine_input_hold(in->eng, p->id, hold);
+	engine_input_role(in->eng, p->id, role);
 }
 
 void ingest_idle(ingest *in, int input, int64_t wall)

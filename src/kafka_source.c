@@ -101,7 +101,6 @@ static part *part_get(ksrc *k, int32_t id, bool create)
 	return &k->parts[id];
 }
 
-
 /* Offset up to which this partition may be committed (exclusive), or -1. */
 static int64_t commit_point(const ksrc *k, const part *p)
 {

@@ -9,12 +9,12 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "file_source.h"
 #include "frame.h"
 #include "ingest.h"
 #include "kafka_sink.h"
 #include "kafka_source.h"
 #include "parse_pool.h"
-#include "file_source.h"
 #include "stdout_sink.h"
 
 static volatile sig_atomic_t stop_requested;

@@ -78,8 +78,8 @@ static void parse_one(const parse_pool *kp, char *scratch, parse_item *it)
 		memcpy(scratch, buf, len);
 		buf = scratch;
 	}
-	it->status = parse_classify(kp->parser, kp->max_frame, len ? buf : scratch, len, &it->ts,
-	                             &it->hash);
+	it->status =
+	    parse_classify(kp->parser, kp->max_frame, len ? buf : scratch, len, &it->ts, &it->hash);
 }
 
 static void parse_slice(parse_pool *kp, int i)

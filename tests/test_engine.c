@@ -1,4 +1,6 @@
-/* Tests for engine.c: watermark emission, late frames, revisions, inputs, early results. */
+/* Tests for engine.c: watermark emission, late frames, revisions, inputs that hold the watermark
+ * or not, early results, and a watermark that decreases (closed windows). The tests play the
+ * event clock themselves: frame() sets the input's watermark to its largest ts - lateness. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,14 +26,23 @@ static int cap_emit(void *ctx, const result *r)
 	return 0;
 }
 
+static int64_t lateness_, maxts_[4];
+
+/* An ordered clock: the watermark follows the largest ts - lateness, then the frame is added. */
+static void frame(engine *e, int input, int64_t ts, uint64_t hash, int64_t offset)
+{
+	if (ts > maxts_[input])
+		maxts_[input] = ts;
+	engine_watermark(e, input, maxts_[input] - lateness_, false);
+	engine_add(e, input, ts, hash, offset);
+}
+
 static engine *make(capture *cap, unsigned kinds, int64_t lateness, bool update, int64_t early)
 {
+	lateness_ = lateness;
+	memset(maxts_, 0, sizeof(maxts_));
 	engine_cfg cfg = {
 	    .kinds = kinds,
-	    .lateness = lateness,
-	    .max_ahead = 300,
-	    .jump_confirm = 1,
-	    .max_pending = 1000,
 	    .late_update = update,
 	    .keep_closed = 3600,
 	    .early = early,
@@ -52,12 +63,12 @@ static void test_ordered_rule(void **state)
 	capture cap;
 	engine *e = make(&cap, MINUTE | (1u << WINDOW_HOUR), 0, false, 0);
 	assert_int_equal(engine_input_add(e), 0);
-	engine_frame(e, 0, T0 + 1, 1, 0);
-	engine_frame(e, 0, T0 + 59, 2, 1);
-	engine_frame(e, 0, T0 + 30, 1, 2);
+	frame(e, 0, T0 + 1, 1, 0);
+	frame(e, 0, T0 + 59, 2, 1);
+	frame(e, 0, T0 + 30, 1, 2);
 	assert_int_equal(cap.n, 0);
 	assert_int_equal(engine_input_safe_offset(e, 0), 0);
-	engine_frame(e, 0, T0 + 60, 3, 3); /* ts >= end closes the minute */
+	frame(e, 0, T0 + 60, 3, 3); /* ts >= end closes the minute */
 	assert_int_equal(cap.n, 1);
 	assert_int_equal(cap.r[0].kind, WINDOW_MINUTE);
 	assert_int_equal(cap.r[0].start, T0);
@@ -82,14 +93,14 @@ static void test_late_drop(void **state)
 	capture cap;
 	engine *e = make(&cap, MINUTE | (1u << WINDOW_HOUR), 5, false, 0);
 	engine_input_add(e);
-	engine_frame(e, 0, T0 + 10, 1, 0);
-	engine_frame(e, 0, T0 + 64, 2, 1);
-	assert_int_equal(cap.n, 0);        /* watermark T0+59 */
-	engine_frame(e, 0, T0 + 59, 3, 2); /* within lateness: counted */
-	engine_frame(e, 0, T0 + 65, 2, 3); /* watermark T0+60: minute final */
+	frame(e, 0, T0 + 10, 1, 0);
+	frame(e, 0, T0 + 64, 2, 1);
+	assert_int_equal(cap.n, 0); /* watermark T0+59 */
+	frame(e, 0, T0 + 59, 3, 2); /* within lateness: counted */
+	frame(e, 0, T0 + 65, 2, 3); /* watermark T0+60: minute final */
 	assert_int_equal(cap.n, 1);
 	assert_int_equal(cap.r[0].frames, 2);
-	engine_frame(e, 0, T0 + 20, 4, 4); /* late for the minute, on time for the hour */
+	frame(e, 0, T0 + 20, 4, 4); /* late for the minute, on time for the hour */
 	assert_int_equal(engine_get_stats(e)->late[WINDOW_MINUTE], 1);
 	assert_int_equal(engine_get_stats(e)->late[WINDOW_HOUR], 0);
 	engine_finish(e);
@@ -106,13 +117,13 @@ static void test_late_update_revisions(void **state)
 	capture cap;
 	engine *e = make(&cap, MINUTE, 0, true, 0);
 	engine_input_add(e);
-	engine_frame(e, 0, T0 + 1, 1, 0);
-	engine_frame(e, 0, T0 + 61, 2, 1);
+	frame(e, 0, T0 + 1, 1, 0);
+	frame(e, 0, T0 + 61, 2, 1);
 	assert_int_equal(cap.n, 1);
-	engine_frame(e, 0, T0 + 2, 9, 2);  /* late: corrects the closed minute */
-	engine_frame(e, 0, T0 - 30, 8, 3); /* late, window never emitted: created */
+	frame(e, 0, T0 + 2, 9, 2);  /* late: corrects the closed minute */
+	frame(e, 0, T0 - 30, 8, 3); /* late, window never emitted: created */
 	assert_int_equal(cap.n, 1);
-	engine_frame(e, 0, T0 + 62, 2, 4); /* next advance re-emits */
+	frame(e, 0, T0 + 62, 2, 4); /* next advance re-emits */
 	assert_int_equal(cap.n, 3);
 	assert_int_equal(cap.r[1].start, T0 - 60);
 	assert_int_equal(cap.r[1].revision, 0);
@@ -126,26 +137,30 @@ static void test_late_update_revisions(void **state)
 	engine_free(e);
 }
 
-static void test_inputs_merge_and_idle(void **state)
+static void test_inputs_merge_and_hold(void **state)
 {
 	(void)state;
 	capture cap;
 	engine *e = make(&cap, MINUTE, 0, false, 0);
 	int a = engine_input_add(e), b = engine_input_add(e);
-	engine_frame(e, a, T0 + 1, 1, 0);
-	engine_frame(e, b, T0 + 2, 1, 0); /* same user on another partition */
-	engine_frame(e, b, T0 + 3, 2, 1);
-	engine_frame(e, a, T0 + 70, 3, 1);
+	frame(e, a, T0 + 1, 1, 0);
+	frame(e, b, T0 + 2, 1, 0); /* same user on another partition */
+	frame(e, b, T0 + 3, 2, 1);
+	frame(e, a, T0 + 70, 3, 1);
 	assert_int_equal(cap.n, 0); /* b holds the watermark back */
 	assert_int_equal(engine_input_safe_offset(e, b), 0);
-	engine_input_idle(e, b, true); /* an idle input stops holding it */
+	engine_input_role(e, b, ENGINE_FREE); /* an input that no longer holds it */
 	assert_int_equal(cap.n, 1);
 	assert_int_equal(cap.r[0].uniques, 2);
 	assert_int_equal(cap.r[0].frames, 3);
 	assert_int_equal(engine_input_safe_offset(e, b), INT64_MAX);
 	assert_int_equal(engine_input_safe_offset(e, a), 1);
-	engine_input_idle(e, a, true);
-	engine_wall_tick(e, T0 + 200); /* all idle: clocks follow wall time */
+	engine_input_role(e, a, ENGINE_FOLLOWS); /* nobody holds: the minimum over followers */
+	engine_input_role(e, b, ENGINE_FOLLOWS);
+	assert_int_equal(cap.n, 1);
+	engine_watermark(e, b, T0 + 200, false); /* live inputs following wall time */
+	assert_int_equal(cap.n, 1);              /* a is at T0 + 70 */
+	engine_watermark(e, a, T0 + 200, false);
 	assert_int_equal(cap.n, 2);
 	assert_int_equal(cap.r[1].start, T0 + 60);
 	engine_finish(e);
@@ -153,18 +168,58 @@ static void test_inputs_merge_and_idle(void **state)
 	engine_free(e);
 }
 
-static void test_early_and_range(void **state)
+/* An input that holds G but has no watermark yet keeps G undefined. */
+static void test_new_input_holds_until_it_has_a_watermark(void **state)
+{
+	(void)state;
+	capture cap;
+	engine *e = make(&cap, MINUTE, 0, false, 0);
+	int a = engine_input_add(e), b = engine_input_add(e);
+	frame(e, a, T0 + 1, 1, 0);
+	frame(e, a, T0 + 200, 1, 1);
+	assert_int_equal(cap.n, 0);
+	engine_watermark(e, b, T0 + 100, false);
+	assert_int_equal(cap.n, 1); /* G = T0 + 100: the first minute */
+	engine_free(e);
+}
+
+/* G decreases only on a rewind; windows emitted above the new G stay closed. */
+static void test_rewind_keeps_emitted_windows_closed(void **state)
+{
+	(void)state;
+	capture cap;
+	engine *e = make(&cap, MINUTE, 0, false, 0);
+	engine_input_add(e);
+	engine_watermark(e, 0, T0, false);
+	engine_add(e, 0, T0 + 10, 1, 0);
+	engine_watermark(e, 0, T0 + 100000, false); /* a false jump: the minute T0 is emitted */
+	assert_int_equal(cap.n, 1);
+	engine_watermark(e, 0, T0 + 20, false); /* lower, not a rewind: ignored */
+	engine_add(e, 0, T0 + 30, 2, 1);
+	assert_int_equal(engine_get_stats(e)->late[WINDOW_MINUTE], 1);
+	engine_watermark(e, 0, T0 + 20, true); /* the rewind */
+	engine_add(e, 0, T0 + 40, 3, 2);       /* minute T0 was emitted: still late */
+	assert_int_equal(engine_get_stats(e)->late[WINDOW_MINUTE], 2);
+	engine_add(e, 0, T0 + 70, 4, 3); /* minute T0+60 never was: counted */
+	assert_int_equal(engine_get_stats(e)->late[WINDOW_MINUTE], 2);
+	engine_watermark(e, 0, T0 + 120, false);
+	assert_int_equal(cap.n, 2);
+	assert_int_equal(cap.r[1].start, T0 + 60);
+	assert_int_equal(cap.r[1].frames, 1);
+	engine_finish(e);
+	engine_free(e);
+}
+
+static void test_early(void **state)
 {
 	(void)state;
 	capture cap;
 	engine *e = make(&cap, 1u << WINDOW_HOUR, 0, false, 10);
 	engine_input_add(e);
-	assert_int_equal(engine_frame(e, 0, 12, 1, 0), ENGINE_TS_RANGE);
-	assert_int_equal(engine_frame(e, 0, 4102444800LL, 1, 0), ENGINE_TS_RANGE);
-	engine_frame(e, 0, T0 + 1, 1, 0);
-	engine_frame(e, 0, T0 + 5, 2, 1);
+	frame(e, 0, T0 + 1, 1, 0);
+	frame(e, 0, T0 + 5, 2, 1);
 	assert_int_equal(cap.n, 0);
-	engine_frame(e, 0, T0 + 12, 2, 2); /* crosses T0 + 10: provisional hour */
+	frame(e, 0, T0 + 12, 2, 2); /* crosses T0 + 10: provisional hour */
 	assert_int_equal(cap.n, 1);
 	assert_false(cap.r[0].final);
 	assert_int_equal(cap.r[0].uniques, 2);
@@ -173,32 +228,6 @@ static void test_early_and_range(void **state)
 	assert_int_equal(cap.n, 2);
 	assert_true(cap.r[1].final);
 	assert_int_equal(cap.r[1].frames, 3);
-	assert_int_equal(engine_get_stats(e)->ts_range, 2);
-	engine_free(e);
-}
-
-static void test_suspect_held_then_rejected(void **state)
-{
-	(void)state;
-	capture cap;
-	engine_cfg cfg = {.kinds = MINUTE,
-	                  .max_ahead = 300,
-	                  .jump_confirm = 3,
-	                  .max_pending = 10,
-	                  .counter = {.mode = COUNTER_EXACT}};
-	calendar_init(&cfg.cal, NULL);
-	memset(&cap, 0, sizeof(cap));
-	engine *e = engine_new(&cfg, (result_sink){.emit = cap_emit, .ctx = &cap});
-	engine_input_add(e);
-	for (int i = 0; i < 3; i++)
-		engine_frame(e, 0, T0 + i, (uint64_t)i, i);
-	assert_int_equal(engine_frame(e, 0, T0 + (1 << 20), 7, 3), ENGINE_PENDING);
-	assert_int_equal(cap.n, 0); /* the flip closed nothing */
-	engine_frame(e, 0, T0 + 4, 1, 4);
-	engine_finish(e);
-	assert_int_equal(cap.n, 1);
-	assert_int_equal(cap.r[0].frames, 4);
-	assert_int_equal(engine_get_stats(e)->ts_ahead, 1);
 	engine_free(e);
 }
 
@@ -208,9 +237,10 @@ int main(void)
 	    cmocka_unit_test(test_ordered_rule),
 	    cmocka_unit_test(test_late_drop),
 	    cmocka_unit_test(test_late_update_revisions),
-	    cmocka_unit_test(test_inputs_merge_and_idle),
-	    cmocka_unit_test(test_early_and_range),
-	    cmocka_unit_test(test_suspect_held_then_rejected),
+	    cmocka_unit_test(test_inputs_merge_and_hold),
+	    cmocka_unit_test(test_new_input_holds_until_it_has_a_watermark),
+	    cmocka_unit_test(test_rewind_keeps_emitted_windows_closed),
+	    cmocka_unit_test(test_early),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
