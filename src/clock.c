@@ -14,11 +14,13 @@
  * that follow; only other corrupt frames landing even further ahead could support it. A flipped
  * frame behind the clock never moves it.
  *
- * Jumps and false jumps. After a jump the watermark waits R more frames (settle), so frames of
- * the old position arriving meanwhile still count. J frames in a row more than A behind the clock
- * move it back to their lower median (a false jump undone, or an older period replayed); the
- * watermark may then decrease, which the engine handles (closed windows). Those frames wait in the
- * behind buffer until the rewind or until a frame that is not behind releases them.
+ * Jumps and false jumps. After a jump the watermark waits until R more frames came and the clock
+ * moved more than L past the jump (settle), so frames of the old position arriving meanwhile
+ * still count, and a burst of garbage stamped with one time never settles. J frames in a row more
+ * than A behind the clock move it back to their lower median (a false jump undone, or an older
+ * period replayed); the watermark may then decrease, which the engine handles (closed windows).
+ * Those frames wait in the behind buffer until the rewind or until a frame that is not behind
+ * releases them.
  *
  * Cost: one pass over the held list per frame while it is not empty; it stays a few frames long
  * on real streams and is bounded by P.
@@ -125,7 +127,7 @@ static void move_to(event_clock *c, int64_t ts)
 	} else if (ts > c->now + c->cfg.max_ahead) { /* a jump: the watermark waits */
 		if (c->settle == 0)
 			c->settle = 2 * c->cfg.confirm;
-		c->now = ts;
+		c->now = c->jump_at = ts;
 	} else {
 		c->now = ts;
 		if (c->settle == 0)
@@ -216,7 +218,10 @@ void clock_offer(event_clock *c, const clock_frame *f)
 		return;
 	}
 	place_behind(c);
-	if (c->settle > 0 && --c->settle == 0) {
+	if (c->settle > 1) {
+		c->settle--;
+	} else if (c->settle == 1 && c->now > c->jump_at + c->cfg.lateness) {
+		c->settle = 0;
 		c->wnow = c->now;
 		set_watermark(c, false);
 	}
