@@ -41,6 +41,8 @@ static const char usage_text[] =
     "      --group ID          consumer group (default kuniq)\n"
     "      --output-topic NAME write results to this topic (else stdout)\n"
     "      --from-beginning    start from the earliest offset when the group has none\n"
+    "  -e, --exit-at-end       stop once every assigned partition is read to its end: the\n"
+    "                          end of input (every open window is emitted)\n"
     "      --stdout            also print results on stdout when writing to a topic\n"
     "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
     "\n"
@@ -97,6 +99,7 @@ static const struct option long_opts[] = {
     {"group", required_argument, NULL, OPT_GROUP},
     {"output-topic", required_argument, NULL, OPT_OUTPUT_TOPIC},
     {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
+    {"exit-at-end", no_argument, NULL, 'e'},
     {"stdout", no_argument, NULL, OPT_STDOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -286,6 +289,9 @@ static bool apply(cli_config *c, int opt, char *arg)
 	case OPT_OUTPUT_TOPIC:
 		c->output_topic = arg;
 		return true;
+	case 'e':
+		c->exit_at_end = true;
+		return true;
 	case OPT_FROM_BEGINNING:
 		c->from_beginning = true;
 		return true;
@@ -319,7 +325,7 @@ cli_status cli_parse(int argc, char **argv, cli_config *cfg)
 	defaults(cfg);
 	optind = 1;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "w:X:hV", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "w:X:ehV", long_opts, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage_text, stdout);
 			return CLI_EXIT_OK;

@@ -30,6 +30,7 @@ typedef struct cli_config {
 	const char *group;
 	const char *output_topic;
 	bool from_beginning;
+	bool exit_at_end;     /* -e: every assigned partition at its end is the end of input */
 	bool stdout_in_kafka; /* --stdout: also print results when writing to a Kafka topic */
 	const char *x_keys[CLI_MAX_X]; /* -X key=value, split; point into argv (value after '=') */
 	const char *x_vals[CLI_MAX_X];

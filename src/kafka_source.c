@@ -65,6 +65,7 @@ typedef struct ksrc {
 	parse_item items[BATCH]; /* the frames of the batch in hand */
 	size_t nitems;
 	bool closing;
+	bool ended; /* -e: every assigned partition was read to its end */
 	int rc;
 	/* commit snapshot */
 	bool pending;
@@ -583,11 +584,25 @@ static void print_stats(const ksrc *k)
 	fprintf(stderr, "}}\n");
 }
 
+/* -e: true once some partition is assigned and every assigned one is at its end. */
+static bool all_at_end(const ksrc *k)
+{
+	int assigned = 0;
+	for (int i = 0; i < k->nparts; i++) {
+		if (!k->parts[i].assigned)
+			continue;
+		if (!k->parts[i].at_eof)
+			return false;
+		assigned++;
+	}
+	return assigned > 0;
+}
+
 static void consume(ksrc *k, volatile sig_atomic_t *stop)
 {
 	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(k->rk);
 	rd_kafka_message_t *msgs[BATCH];
-	while (!*stop && k->rc == 0) {
+	while (!*stop && k->rc == 0 && !k->ended) {
 		ssize_t n = rd_kafka_consume_batch_queue(q, POLL_MS, msgs, BATCH);
 		double now = kafka_now();
 		if (n > 0 && k->down)
@@ -607,6 +622,8 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 		tick(k, now);
 		maybe_commit(k, now);
 		outages(k, now);
+		if (k->cfg->exit_at_end && n <= 0 && all_at_end(k))
+			k->ended = true;
 	}
 	rd_kafka_queue_destroy(q);
 }
@@ -635,6 +652,10 @@ int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_a
 		consume(&k, stop);
 	}
 	/* drain: the batch in hand is processed; deliver results, commit what is safe, leave */
+	if (k.ended) {
+		kafka_log("every assigned partition read to its end: emitting every open window");
+		ingest_finish(in);
+	}
 	if (k.rc != 2) {
 		if (*stop)
 			kafka_log("stopping: flushing results and committing offsets");

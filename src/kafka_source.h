@@ -30,16 +30,16 @@ typedef struct kafka_source_stats {
 	uint64_t commit_fails; /* offset commits that failed (retried at the next interval) */
 } kafka_source_stats;
 
-/* Consumes cfg->topic as member of cfg->group (default "kuniq") until *stop is set or a fatal
- * error, handing frames to in. out is the Kafka sink the engine emits to,
- * or NULL when results go to stdio streams only (they are flushed before each commit). On stop:
- * the batch in hand is processed, results are flushed to the output topic, safe offsets are
- * committed, and the consumer leaves its group. Open windows are not emitted (the next run
- * recomputes them from the committed offsets): do not call ingest_finish after it.
- * Writes a one-line JSON summary of the Kafka counters to stderr.
- * Returns 0; 1 on a runtime failure (fatal producer error, results given up or left
- * undelivered at exit);
- * 2 on a configuration error (bad -X, unknown property), all reported on stderr. */
+/* Consumes cfg->topic as member of cfg->group (default "kuniq") until *stop is set, a fatal
+ * error, or (cfg->exit_at_end) every assigned partition is read to its end: that is the end of
+ * input, where every open window is emitted before offsets are committed. Frames go to in. out is
+ * the Kafka sink the engine emits to, or NULL when results go to stdio streams only (they are
+ * flushed before each commit). On stop: the batch in hand is processed, results are flushed to the
+ * output topic, safe offsets are committed, and the consumer leaves its group. Open windows are not
+ * emitted (the next run recomputes them from the committed offsets): do not call ingest_finish
+ * after it. Writes a one-line JSON summary of the Kafka counters to stderr. Returns 0; 1 on a
+ * runtime failure (fatal producer error, results given up or left undelivered at exit); 2 on a
+ * configuration error (bad -X, unknown property), all reported on stderr. */
 int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_atomic_t *stop);
 
 #endif
