@@ -44,14 +44,26 @@ def test_month_and_year_boundary(e2e):
 
 
 def leap_check(e2e, year, tz):
+    """Frames every 30 s from Feb 27 12:00 UTC for 75 h (to Mar 1 15:00): hand-computed windows
+    of a leap year. Zurich is UTC+1 all that time (its DST begins in late March)."""
     path = e2e.gen(count=9000, rate=1, step=30, users=1000, frame_size=150, seed=year,
                    start=ts_of(year, 2, 27, 12))
     k, _ = e2e.compare(["-w", "hour,day,week,month,year", "--tz", tz], [path])
-    days = {r["start"]: r["end"] - r["start"] for r in k.by_kind("day")}
-    off = 3600 if tz != "UTC" else 0          # Zurich is UTC+1 in winter
-    assert days[ts_of(year, 2, 29) - off] == 86400
-    months = {r["start"]: r["end"] for r in k.by_kind("month")}
-    assert months[ts_of(year, 2, 1) - off] == ts_of(year, 3, 1) - off
+    off = 3600 if tz != "UTC" else 0
+    days = [(r["start"] + off, r["end"] + off) for r in k.by_kind("day")]
+    # Feb 29 is a day of its own, between Feb 28 and Mar 1
+    assert days == [(ts_of(year, 2, d), ts_of(year, 2, d + 1)) for d in (27, 28)] + \
+        [(ts_of(year, 2, 29), ts_of(year, 3, 1)), (ts_of(year, 3, 1), ts_of(year, 3, 2))]
+    months = [(r["start"] + off, r["end"] - r["start"]) for r in k.by_kind("month")]
+    march = 31 * 86400 - (3600 if tz != "UTC" else 0)   # Zurich's DST begins in late March
+    assert months == [(ts_of(year, 2, 1), 29 * 86400), (ts_of(year, 3, 1), march)]
+    years = [(r["start"] + off, r["end"] - r["start"]) for r in k.by_kind("year")]
+    assert years == [(ts_of(year, 1, 1), 366 * 86400)]
+    # the frames of Feb 29 are counted there: 2880 of them (one per 30 s), exactly
+    feb29 = [r for r in k.by_kind("day") if r["start"] + off == ts_of(year, 2, 29)][0]
+    assert feb29["frames"] == 2880
+    truth = brute_force(valid_frames(path), ["day", "month"], tz)
+    assert truth[("day", feb29["start"])] == (feb29["uniques"], 2880)
 
 
 def test_leap_year_2016_utc(e2e):
@@ -123,16 +135,72 @@ ZONES = ["America/Sao_Paulo",    # DST began at local midnight: days starting at
          "America/Havana"]       # DST changes at midnight
 
 
+# Hand-checked facts of the tz database, 2011-2016, per zone: the DST shift in seconds (0: none),
+# and two days whose length it changes, as (UTC start of the local day, length in seconds).
+DST = {
+    # DST began at local midnight: the day of 2011-10-16 starts at 01:00 -02:00 and has 23 h
+    "America/Sao_Paulo": (3600, [(ts_of(2011, 10, 16, 3), 82800),
+                                 (ts_of(2012, 2, 25, 2), 90000)]),
+    # 2011-12-30 does not exist: Dec 29 (-10:00) is followed by Dec 31 (+14:00), 24 h later
+    "Pacific/Apia": (3600, [(ts_of(2011, 9, 24, 11), 82800),
+                            (ts_of(2011, 12, 29, 10), 86400)]),
+    "Australia/Lord_Howe": (1800, [(ts_of(2011, 10, 1, 13, 30), 84600),
+                                   (ts_of(2011, 4, 2, 13), 88200)]),
+    "Asia/Kolkata": (0, [(ts_of(2013, 6, 30, 18, 30), 86400)]),
+    "America/St_Johns": (3600, [(ts_of(2011, 3, 13, 3, 30), 82800),
+                                (ts_of(2011, 11, 6, 2, 30), 90000)]),
+    "Europe/London": (3600, [(ts_of(2011, 3, 27), 82800), (ts_of(2011, 10, 29, 23), 90000)]),
+    # DST began at local midnight (00:00 +03:30 -> 01:00 +04:30)
+    "Asia/Tehran": (3600, [(ts_of(2011, 3, 21, 20, 30), 82800),
+                           (ts_of(2011, 9, 20, 19, 30), 90000)]),
+    "America/Havana": (3600, [(ts_of(2011, 3, 20, 5), 82800), (ts_of(2011, 11, 13, 4), 90000)]),
+}
+
+
 @pytest.mark.parametrize("tz", ZONES)
 def test_unusual_time_zones(e2e, tz):
-    # 2011-2016, one frame per 3000 s; --max-ahead keeps every step a normal frame
+    # 2011-2016, one frame per 3000 s (every day has frames); --max-ahead keeps every step a
+    # normal frame
     path = e2e.gen(count=63000, rate=1, step=3000, users=2000, frame_size=100, seed=35,
                    start=ts_of(2011, 1, 1))
     k, _ = e2e.compare(["-w", "day,week,month,year", "--tz", tz, "--max-ahead", "10000"],
                        [path])
-    assert len(k.by_kind("year")) >= 6
-    lengths = {r["end"] - r["start"] for r in k.by_kind("day")}
-    if tz in ("Asia/Kolkata",):
-        assert lengths == {86400}
+    # every year from 2011 to 2016 (and 2010's last hours west of Greenwich), at local midnight
+    years = [r["start_iso"] for r in k.by_kind("year")]
+    assert all(y[4:19] == "-01-01T00:00:00" for y in years), years
+    assert [y[:4] for y in years if y >= "2011"] == [str(y) for y in range(2011, 2017)]
+    days = {r["start"]: r["end"] - r["start"] for r in k.by_kind("day")}
+    shift, known = DST[tz]
+    for start, length in known:
+        assert days.get(start) == length, (tz, start, days.get(start), length)
+    # consecutive days: each day ends where the next one starts
+    starts = sorted(days)
+    assert all(s + days[s] == n for s, n in zip(starts, starts[1:]))
+    # one shorter and one longer day per year for the six years of DST, all others 24 h
+    lengths = sorted(days.values())
+    if shift:
+        assert lengths.count(86400 - shift) == lengths.count(86400 + shift) == 6, tz
+        assert set(lengths) == {86400 - shift, 86400, 86400 + shift}
     else:
-        assert len(lengths) > 1
+        assert set(lengths) == {86400}
+    if tz == "Pacific/Apia":
+        # the skipped day: no day window has 2011-12-30 as its local date
+        assert not any(r["start_iso"].startswith("2011-12-30") for r in k.by_kind("day"))
+        assert any(r["start_iso"] == "2011-12-31T00:00:00+14:00" for r in k.by_kind("day"))
+
+
+def test_havana_midnight_twice(e2e):
+    """America/Havana, 2014-11-02: DST ends at 01:00 -> 00:00, so local midnight occurs twice;
+    the day starts at the first one (00:00 -04:00). Once kuniq got this wrong with -w day,month
+    (docs/testing.md, disagreements). Frames every 60 s from Nov 1 22:00 to Nov 2 03:00 local."""
+    start = ts_of(2014, 11, 2, 2)                 # Nov 1 22:00 -04:00
+    lines = [b'{"uid":"u%d","ts":%d}' % (i % 50, start + 60 * i) for i in range(360)]
+    path = e2e.write("havana.jsonl", b"\n".join(lines) + b"\n")
+    for kinds in ("day,month", "day"):
+        k, _ = e2e.compare(["-w", kinds, "--tz", "America/Havana"], [path])
+        days = [(r["start"], r["end"], r["start_iso"], r["frames"]) for r in k.by_kind("day")]
+        # Nov 1: 22:00..23:59 (120 frames); Nov 2: 25 h long (00:00 -04:00 .. Nov 3 00:00 -05:00)
+        assert days == [(ts_of(2014, 11, 1, 4), ts_of(2014, 11, 2, 4),
+                         "2014-11-01T00:00:00-04:00", 120),
+                        (ts_of(2014, 11, 2, 4), ts_of(2014, 11, 3, 5),
+                         "2014-11-02T00:00:00-04:00", 240)], kinds
