@@ -4,7 +4,10 @@
 # Layout: src/*.c (all but main.c) form the core, linked into the program, the tests and tools.
 # tests/test_*.c are cmocka unit tests (one binary each); tools/*.c are extra programs.
 # Helper makefiles in mk/*.mk add targets (fuzzing, benchmarks, kafka) and may append to
-# TEST_STEPS, the list of targets `make test` runs after the unit and e2e tests.
+# TEST_STEPS, the list of targets `make test` runs after format-check and unit.
+#
+# `make test` runs every step even when one fails, then prints one line per step (ok/FAILED and
+# its seconds) and fails when any step failed; each test runs once (docs/testing.md).
 
 CC      ?= gcc
 CXX     ?= g++
@@ -44,6 +47,8 @@ $(eval $(call variant,build/clang,,clang))
 
 PROGS      = build/kuniq $(TOOL_SRC:tools/%.c=build/kuniq-%)
 UNIT_TESTS = $(TEST_SRC:tests/%.c=build/asan/tests/%)
+# test_conformance is built with the unit tests and run by the `conformance` step (mk/parser.mk)
+UNIT_RUN   = $(filter-out build/asan/tests/test_conformance,$(UNIT_TESTS))
 TEST_STEPS :=
 
 .PHONY: all asan clang deps test unit e2e demo format format-check clean
@@ -55,15 +60,32 @@ clang: build/clang/kuniq $(TOOL_SRC:tools/%.c=build/clang/kuniq-%) $(TEST_SRC:te
 deps:
 	scripts/deps.sh
 
+# every binary runs (a failure does not hide the ones after it); fails at the end naming them
 unit: asan
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+	@failed=""; for t in $(UNIT_RUN); do echo "== $$t"; \
+		ASAN_OPTIONS=detect_leaks=1 $$t || failed="$$failed $${t##*/}"; done; \
+	if [ -n "$$failed" ]; then echo "unit: FAILED:$$failed"; exit 1; fi
 
+# every e2e test (Kafka included) against the optimised build; make test runs them split instead
+# (e2e-asan and e2e-kafka)
 e2e: all asan
-	python3 -m pytest -q tests/e2e
+	python3 -m pytest -q -rs tests/e2e
+
+# Kafka last: it needs a broker and is the slowest to fail
+TEST_ORDER = format-check unit $(filter-out e2e-kafka,$(TEST_STEPS)) $(filter e2e-kafka,$(TEST_STEPS))
 
 test: deps
 	$(MAKE) all asan clang
-	$(MAKE) format-check unit e2e $(TEST_STEPS)
+	@t0=$$(date +%s); failed=""; summary=""; \
+	for s in $(TEST_ORDER); do \
+		echo "==== make $$s"; t=$$(date +%s); \
+		if $(MAKE) --no-print-directory $$s; then r=ok; else r=FAILED; failed="$$failed $$s"; fi; \
+		summary="$$summary$$(printf '  %-13s %-6s %4ss' $$s $$r $$(($$(date +%s) - t)))\n"; \
+	done; \
+	n=$$(echo $(TEST_ORDER) | wc -w); nf=$$(echo $$failed | wc -w); \
+	printf '==== make test summary (%ss):\n%b' $$(($$(date +%s) - t0)) "$$summary"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; fi; \
+	echo "steps: $$((n - nf)) passed, $$nf failed"; test -z "$$failed"
 
 demo: deps
 	$(MAKE) all

@@ -1,12 +1,18 @@
-# Kafka targets (issue 7): a demo from topic to topic on a local broker, and the benchmark.
-# The broker is scripts/kafka's (KRaft, 127.0.0.1, data in .cache/kafka/run); it is left running
-# after the demo (`scripts/kafka stop` stops it). The Kafka end-to-end tests are
-# tests/e2e/test_kafka.py, run by `make e2e` with a broker of their own.
+# Kafka targets (issue 7): the end-to-end tests, a demo from topic to topic on a local broker, and
+# the benchmark. The demo's broker is scripts/kafka's (KRaft, 127.0.0.1, data in .cache/kafka/run);
+# it is left running after the demo (`scripts/kafka stop` stops it). The Kafka end-to-end tests
+# (tests/e2e/test_kafka.py, against build/kuniq) start a broker of their own (kafka_broker.py);
+# the broker's jars are fetched from Maven Central first, once (scripts/kafka install).
 
 KAFKA_DEMO_IN  ?= kuniq-demo-in
 KAFKA_DEMO_OUT ?= kuniq-demo-out
 
-.PHONY: kafka-demo bench-kafka
+.PHONY: e2e-kafka kafka-demo bench-kafka
+
+e2e-kafka: build/kuniq build/kuniq-gen
+	scripts/kafka install
+	python3 -m pytest -q -rs tests/e2e/test_kafka.py
+TEST_STEPS += e2e-kafka
 
 kafka-demo: deps
 	$(MAKE) all

@@ -1,8 +1,10 @@
 # mk/parser.mk - frame parser extras: JSONTestSuite conformance, differential fuzzing, benchmarks.
 #
-#   make conformance   JSONTestSuite y_/n_ must pass; prints the i_ outcomes (docs/parser.md)
-#   make fuzz-ci       differential fuzzer for ~60 s (part of make test)
-#   make fuzz          the same for FUZZ_TIME seconds (default 1800)
+#   make conformance   JSONTestSuite y_/n_ must pass; prints the i_ outcomes (docs/parser.md);
+#                      the only run of test_conformance in make test (`unit` leaves it out)
+#   make fuzz-ci       differential fuzzer for FUZZ_CI_TIME s (default 60; part of make test),
+#                      reproducible: fixed -seed, a fresh corpus every run (seeds + regressions)
+#   make fuzz          the same for FUZZ_TIME seconds (default 1800), keeping its corpus
 #   make bench-parse   in-memory parse benchmark vs simdjson, jansson, jq, python, cat, wc
 
 .PHONY: conformance
@@ -15,11 +17,14 @@ TEST_STEPS += conformance
 FUZZ_CC    ?= clang
 FUZZ_CXX   ?= clang++
 FUZZ_TIME  ?= 1800
+FUZZ_CI_TIME ?= 60
+FUZZ_CI_SEED ?= 1
 FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FRAME_SRC  := src/frame.c src/frame_scalar.c src/frame_avx2.c
-FUZZ_ARGS   = -max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=fuzz/frame.dict \
-	      -artifact_prefix=build/fuzz/frame/artifacts/ -print_final_stats=1 \
-	      build/fuzz/frame/corpus build/fuzz/frame/seed fuzz/regressions
+# the first directory receives new inputs; the others are only read
+FUZZ_OPTS   = -max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=fuzz/frame.dict \
+	      -artifact_prefix=build/fuzz/frame/artifacts/ -print_final_stats=1
+FUZZ_INPUTS = build/fuzz/frame/seed fuzz/regressions
 
 build/fuzz/frame/obj/%.o: src/%.c $(wildcard src/frame*.h) | build/fuzz/frame/obj
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(FUZZ_FLAGS) \
@@ -34,10 +39,15 @@ build/fuzz/frame/obj build/fuzz/frame/corpus build/fuzz/frame/artifacts:
 	mkdir -p $@
 
 .PHONY: fuzz fuzz-ci
-fuzz-ci: build/fuzz/fuzz_frame build/fuzz/frame/seed/.done | build/fuzz/frame/corpus build/fuzz/frame/artifacts
-	build/fuzz/fuzz_frame -max_total_time=60 $(FUZZ_ARGS)
+# a fresh corpus each run: what one run finds does not change what the next one does
+fuzz-ci: build/fuzz/fuzz_frame build/fuzz/frame/seed/.done | build/fuzz/frame/artifacts
+	rm -rf build/fuzz/frame/ci-corpus
+	mkdir -p build/fuzz/frame/ci-corpus
+	build/fuzz/fuzz_frame -seed=$(FUZZ_CI_SEED) -max_total_time=$(FUZZ_CI_TIME) $(FUZZ_OPTS) \
+		build/fuzz/frame/ci-corpus $(FUZZ_INPUTS)
 fuzz: build/fuzz/fuzz_frame build/fuzz/frame/seed/.done | build/fuzz/frame/corpus build/fuzz/frame/artifacts
-	build/fuzz/fuzz_frame -max_total_time=$(FUZZ_TIME) $(FUZZ_ARGS)
+	build/fuzz/fuzz_frame -max_total_time=$(FUZZ_TIME) $(FUZZ_OPTS) build/fuzz/frame/corpus \
+		$(FUZZ_INPUTS)
 
 TEST_STEPS += fuzz-ci
 
