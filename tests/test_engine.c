@@ -9,22 +9,10 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "engine.h"
 
 #define T0 1468244340LL /* a minute boundary */
-
-typedef struct capture {
-	result r[64];
-	int n;
-} capture;
-
-static int cap_emit(void *ctx, const result *r)
-{
-	capture *c = ctx;
-	assert_true(c->n < 64);
-	c->r[c->n++] = *r;
-	return 0;
-}
 
 static int64_t lateness_, maxts_[4];
 

@@ -10,22 +10,10 @@
 
 #include <cmocka.h>
 
+#include "capture.h"
 #include "ingest.h"
 
 #define T0 1468244340LL /* a minute boundary, 2016 */
-
-typedef struct capture {
-	result r[64];
-	int n;
-} capture;
-
-static int cap_emit(void *ctx, const result *r)
-{
-	capture *c = ctx;
-	assert_true(c->n < 64);
-	c->r[c->n++] = *r;
-	return 0;
-}
 
 typedef struct fixture {
 	frame_parser parser;
