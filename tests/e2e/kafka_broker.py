@@ -6,15 +6,28 @@ and deletes its data at the end of the session. Nothing here mocks Kafka: topics
 with the admin API, frames are loaded with kcat, special messages (empty, NULL, 1 MB) with
 confluent-kafka's producer, and results are read back from the output topic.
 
+Ports: every start of the broker picks free ports afresh (a restart never needs its old ports
+free again). A client that must outlive restarts (kuniq in the restart test) connects through
+`stable_address()`: a TCP relay owned by the test process, listening for the whole session, which
+forwards to the broker's current port; the broker advertises the relay's address on a listener of
+its own, so librdkafka's reconnections land on the relay too. While the broker is down the relay
+accepts and closes at once, as a refused connection would.
+
+Reading (`read`, `wait_count`) never guesses from silence: it takes the partitions' end offsets
+(high watermarks) and reads up to them; any consumer error fails the test.
+
 Use: `from kafka_broker import kafka  # noqa: F401` in a test module, then a `kafka` argument.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -31,6 +44,72 @@ except ImportError:  # pragma: no cover - reported as a failure, never a skip
     confluent_kafka = None
 
 
+def free_port():
+    """A port nobody listens on right now (the caller binds it soon after)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Relay:
+    """A TCP relay on a port of its own for the whole session, to the broker's current port."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.backend = None  # (host, port) or None while the broker is down
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            backend = self.backend
+            try:
+                if backend is None:
+                    raise OSError("broker down")
+                server = socket.create_connection(backend, timeout=5)
+                server.settimeout(None)
+            except OSError:
+                client.close()  # as a refused connection: the client retries with backoff
+                continue
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        except OSError:
+            pass
+        self.sock.close()
+
+
 class Broker:
     """One broker run by scripts/kafka in its own directory."""
 
@@ -38,6 +117,8 @@ class Broker:
         self.env = dict(os.environ, KUNIQ_KAFKA_DIR=run_dir)
         self.run_dir = run_dir
         self.address = None
+        self.relay = None
+        self.relayed = False  # the running broker advertises the relay's listener
 
     def _script(self, *args, timeout=600):
         p = subprocess.run([SCRIPT] + list(args), env=self.env, stdout=subprocess.PIPE,
@@ -48,14 +129,75 @@ class Broker:
         return p.stdout.decode().strip()
 
     def start(self):
-        self.address = self._script("start")
+        """Starts the broker (fresh free ports for every start after the first); returns its
+        address for direct clients."""
+        for attempt in range(3):
+            if os.path.exists(os.path.join(self.run_dir, "data", "meta.properties")):
+                self._new_ports()
+            try:
+                self.address = self._script("start")
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise  # a port was taken between its choice and the bind, three times
+                self._script("stop")
+        if self.relay is not None:
+            self.relay.backend = ("127.0.0.1", self.relay_port) if self.relayed else None
         return self.address
 
     def stop(self):
         self._script("stop")
+        if self.relay is not None:
+            self.relay.backend = None
 
     def reset(self):
         self._script("reset")
+        if self.relay is not None:
+            self.relay.close()
+
+    def stable_address(self):
+        """An address that stays valid across stop()/start() (the relay). The broker is
+        restarted once if it runs without the relay's listener."""
+        if self.relay is None:
+            self.relay = Relay()
+            if self._running():
+                self.stop()
+                self.start()
+        return "127.0.0.1:%d" % self.relay.port
+
+    def _running(self):
+        p = subprocess.run([SCRIPT, "status"], env=self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=60)
+        return p.stdout.decode().startswith("running")
+
+    def _new_ports(self):
+        """Rewrites the run directory's ports (scripts/kafka keeps them in port, cport and
+        server.properties) with free ones, adding the relay's listener when there is a relay."""
+        port, cport = free_port(), free_port()
+        while cport == port:
+            cport = free_port()
+        cfg_path = os.path.join(self.run_dir, "server.properties")
+        with open(cfg_path) as f:
+            cfg = f.read()
+        listeners = "PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d" % (port, cport)
+        advertised = "PLAINTEXT://127.0.0.1:%d" % port
+        protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        self.relayed = self.relay is not None
+        if self.relayed:
+            self.relay_port = free_port()
+            listeners += ",RELAYED://127.0.0.1:%d" % self.relay_port
+            advertised += ",RELAYED://127.0.0.1:%d" % self.relay.port
+            protocols += ",RELAYED:PLAINTEXT"
+        for key, value in (("listeners", listeners), ("advertised.listeners", advertised),
+                           ("listener.security.protocol.map", protocols),
+                           ("controller.quorum.voters", "1@127.0.0.1:%d" % cport)):
+            cfg, n = re.subn(r"(?m)^%s=.*$" % re.escape(key), "%s=%s" % (key, value), cfg)
+            assert n == 1, "%s: no single %s line" % (cfg_path, key)
+        with open(cfg_path, "w") as f:
+            f.write(cfg)
+        for name, value in (("port", port), ("cport", cport)):
+            with open(os.path.join(self.run_dir, name), "w") as f:
+                f.write("%d\n" % value)
 
     # -- topics --
     def admin(self):
@@ -99,31 +241,100 @@ class Broker:
         assert left == 0, "%d messages not delivered to %s" % (left, topic)
 
     # -- reading --
-    def read(self, topic, min_count=0, timeout=60):
-        """Every message of a topic from the beginning, as (key, value, timestamp ms), waiting
-        up to timeout s until there are at least min_count."""
-        c = confluent_kafka.Consumer({"bootstrap.servers": self.address,
-                                      "group.id": "reader-" + uuid.uuid4().hex,
-                                      "enable.auto.commit": False,
-                                      "auto.offset.reset": "earliest"})
-        out = []
-        deadline = time.monotonic() + timeout
+    def _consumer(self):
+        return confluent_kafka.Consumer({"bootstrap.servers": self.address,
+                                         "group.id": "reader-" + uuid.uuid4().hex,
+                                         "enable.auto.commit": False,
+                                         "auto.offset.reset": "earliest"})
+
+    @staticmethod
+    def _watermarks(c, topic):
+        """{partition: (low, high)}, or None while the topic does not exist."""
+        t = c.list_topics(topic, timeout=10).topics.get(topic)
+        if t is None or t.error is not None or not t.partitions:
+            return None
+        out = {}
+        for p in t.partitions:
+            out[p] = c.get_watermark_offsets(confluent_kafka.TopicPartition(topic, p),
+                                             timeout=10, cached=False)
+        return out
+
+    def end_offsets(self, topic):
+        """{partition: high watermark} of an existing topic."""
+        c = self._consumer()
         try:
-            c.subscribe([topic])
-            while time.monotonic() < deadline:
-                m = c.poll(0.5)
-                if m is None:
-                    if len(out) >= min_count:
-                        # nothing for 0.5 s and enough: done
-                        break
-                    continue
-                if m.error():
-                    continue
-                key = m.key().decode() if m.key() is not None else None
-                out.append((key, m.value(), m.timestamp()[1]))
+            marks = self._watermarks(c, topic)
         finally:
             c.close()
-        return out
+        assert marks is not None, "topic %s does not exist" % topic
+        return {p: high for p, (_, high) in marks.items()}
+
+    def committed(self, topic, group):
+        """{partition: committed offset of group} (-1001 where it has none)."""
+        c = confluent_kafka.Consumer({"bootstrap.servers": self.address, "group.id": group,
+                                      "enable.auto.commit": False})
+        try:
+            parts = [confluent_kafka.TopicPartition(topic, p)
+                     for p in sorted(self.end_offsets(topic))]
+            out = {}
+            for tp in c.committed(parts, timeout=30):
+                assert tp.error is None, "committed offsets of %s: %s" % (group, tp.error)
+                out[tp.partition] = tp.offset
+            return out
+        finally:
+            c.close()
+
+    def wait_count(self, topic, min_count, timeout=60, alive=None):
+        """Waits until the topic holds at least min_count messages (by its watermarks); alive,
+        a callable, is checked on the way (a producer that died fails at once). Returns the
+        watermarks {partition: (low, high)}."""
+        c = self._consumer()
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                marks = self._watermarks(c, topic)
+                n = sum(h - lo for lo, h in marks.values()) if marks else 0
+                if n >= min_count:
+                    return marks
+                if alive is not None:
+                    alive()
+                if time.monotonic() > deadline:
+                    raise AssertionError("topic %s holds %d messages after %d s, want %d"
+                                         % (topic, n, timeout, min_count))
+                time.sleep(0.2)
+        finally:
+            c.close()
+
+    def read(self, topic, min_count=0, timeout=60):
+        """Every message of a topic, as (key, value, timestamp ms) in partition then offset order:
+        waits (up to timeout s) until it holds at least min_count, then reads each partition from
+        its low to its high watermark as they were then. Fails on any consumer error."""
+        deadline = time.monotonic() + timeout
+        marks = self.wait_count(topic, min_count, timeout)
+        ends = {p: h for p, (lo, h) in marks.items() if h > lo}
+        c = self._consumer()
+        out = {p: [] for p in ends}
+        try:
+            c.assign([confluent_kafka.TopicPartition(topic, p, marks[p][0]) for p in ends])
+            while ends:
+                if time.monotonic() > deadline:
+                    raise AssertionError("reading %s: partitions %s not read up to offsets %s "
+                                         "within %d s" % (topic, sorted(ends), ends, timeout))
+                m = c.poll(0.5)
+                if m is None:
+                    continue
+                if m.error():
+                    raise AssertionError("reading %s: consumer error: %s" % (topic, m.error()))
+                p = m.partition()
+                if p not in ends:
+                    continue  # past the end offset taken at the start: not this read's
+                key = m.key().decode() if m.key() is not None else None
+                out[p].append((key, m.value(), m.timestamp()[1]))
+                if m.offset() + 1 >= ends[p]:
+                    del ends[p]
+        finally:
+            c.close()
+        return [msg for p in sorted(out) for msg in out[p]]
 
     def read_results(self, topic, min_count=0, timeout=60):
         """Result records of an output topic: list of (key, record dict, timestamp ms)."""
@@ -135,10 +346,10 @@ class Kuniq:
 
     running = []  # every process started; the kill_leftovers fixture ends those still running
 
-    def __init__(self, binary, broker, args, tmp):
+    def __init__(self, binary, broker, args, tmp, brokers=None):
         self.err_path = os.path.join(str(tmp), "kuniq-%s.err" % uuid.uuid4().hex[:6])
         self.out_path = self.err_path[:-4] + ".out"
-        self.cmd = [binary, "--brokers", broker.address] + list(args)
+        self.cmd = [binary, "--brokers", brokers or broker.address] + list(args)
         self.err = open(self.err_path, "wb")
         self.out = open(self.out_path, "wb")
         self.p = subprocess.Popen(self.cmd, stdout=self.out, stderr=self.err)
@@ -146,6 +357,31 @@ class Kuniq:
 
     def alive(self):
         return self.p.poll() is None
+
+    def assert_alive(self):
+        assert self.alive(), "kuniq exited with %s:\n%s" % (self.p.returncode,
+                                                            self.stderr()[-3000:])
+
+    def wait(self, timeout):
+        """Waits for kuniq to exit by itself (-e); returns its exit code."""
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("kuniq did not exit within %d s:\n%s"
+                                 % (timeout, self.stderr()[-3000:]))
+        self.err.close()
+        self.out.close()
+        return rc
+
+    def wait_for(self, what, cond, timeout):
+        """Polls cond() until true while kuniq runs; fails naming what was awaited."""
+        deadline = time.monotonic() + timeout
+        while not cond():
+            self.assert_alive()
+            if time.monotonic() > deadline:
+                raise AssertionError("waited %d s for %s:\n%s"
+                                     % (timeout, what, self.stderr()[-3000:]))
+            time.sleep(0.1)
 
     def stderr(self):
         with open(self.err_path, "rb") as f:
