@@ -1,7 +1,7 @@
 # Kafka targets (issue 7): the end-to-end tests, a demo from topic to topic on a local broker, and
 # the benchmark. The demo's broker is scripts/kafka's (KRaft, 127.0.0.1, data in .cache/kafka/run);
 # it is left running after the demo (`scripts/kafka stop` stops it). The Kafka end-to-end tests
-# (tests/e2e/test_kafka.py, against build/kuniq) start a broker of their own (kafka_broker.py);
+# (tests/e2e/test_kafka*.py, against build/kuniq) start a broker of their own (kafka_broker.py);
 # the broker's jars are fetched from Maven Central first, once (scripts/kafka install).
 
 KAFKA_DEMO_IN  ?= kuniq-demo-in
@@ -11,7 +11,7 @@ KAFKA_DEMO_OUT ?= kuniq-demo-out
 
 e2e-kafka: build/kuniq build/kuniq-gen
 	scripts/kafka install
-	python3 -m pytest -q -rs tests/e2e/test_kafka.py
+	python3 -m pytest -q -rs tests/e2e/test_kafka*.py
 TEST_STEPS += e2e-kafka
 
 kafka-demo: deps
