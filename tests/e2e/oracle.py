@@ -25,8 +25,26 @@ Readings chosen where docs/semantics.md leaves room (docs/testing.md lists them 
     ts errors the same way (no_ts, bad_ts, dup_ts), then ts_range.
   - --late update: a window created by a late frame (never emitted before) is emitted with
     revision 0, its first emission; later re-emissions count up from there.
-  - The command line never goes idle (it reads to the end); Engine.idle_tick lets a test replay
-    an idle period at a chosen point of the stream.
+  - The command line never goes idle (it reads to the end); Engine.idle_tick(now) is one of the
+    once-a-second ticks of section 6, so a test can replay an idle period at a chosen point.
+  - Section 3, step 5 is read as "if settle > 1: settle -= 1; *else* if settle == 1 and clock >
+    jump_at + L: release", so a frame either counts down or releases, never both: a burst whose
+    times advance (1 s apart) closes windows after exactly J + R frames, as the spec's "at least
+    J + R frames" says (reading the two sentences in sequence would release one frame earlier).
+    The frame that confirmed a jump already counts down in its own step 5 (settle is set to R in
+    step 3). Far-behind frames (step 4) never count down.
+  - Section 3, end of input: the clock moves to an added held frame's ts but the watermark does
+    not (every open window is emitted next anyway).
+  - Section 4, "closed": a window is closed by its first *final* emission (revision 0); early
+    results (`"final":false`) do not close a window, revisions do not move it in the ring.
+  - Section 5, "was never emitted": the oracle remembers every window it emitted (not only the
+    last 4096), so after a rewind a late frame for a long-forgotten window is still dropped.
+  - Section 6, historical idle input with an unset clock: clock = wclock = the smallest held ts,
+    settle = 0, every held frame with ts <= clock is added (normally just that one), and the
+    watermark becomes wclock - L.
+  - Summary `bytes`: the raw bytes read from the inputs, line ends included (a file's size; the
+    decompressed size for *.gz), so a 3-line file of 84 bytes says 84. `emit_errors` and
+    `out_of_memory` are always 0 here.
 """
 
 import argparse
@@ -339,87 +357,170 @@ class Window:
         self.changed = False
 
 
-class Engine:
-    """One input (stdin/files together): semantics sections 3 to 7, exact counting."""
+class Held:
+    """A frame ahead of the clock, waiting for later frames to agree (section 3)."""
+    __slots__ = ("ts", "uid", "support", "against")
 
-    def __init__(self, kinds, cal, lateness=5, max_ahead=300, jump_confirm=16,
-                 max_pending=65536, late_update=False, keep_closed=3600, early=0,
+    def __init__(self, ts, uid):
+        self.ts, self.uid = ts, uid
+        self.support = 0
+        self.against = 0
+
+
+CLOSED_RING = 4096     # emitted windows remembered per kind (section 4)
+
+
+class Engine:
+    """One input (stdin/files together): semantics sections 3 to 7, exact counting.
+
+    Names follow docs/semantics.md: L, A, J, P are the options; K = min(3, J) the margin of
+    support a step needs, R = 2J the refutation (and settle) count, S = L the tolerance. The keep-closed
+    duration of section 5 is `keep_closed` here (the spec calls it K too)."""
+
+    def __init__(self, kinds, cal, lateness=5, max_ahead=300, jump_confirm=8,
+                 max_pending=4096, late_update=False, keep_closed=3600, early=0,
                  mode="auto", exact_limit=1000000, emit=None):
         self.kinds = [k for k in KINDS if k in kinds]
         self.cal = cal
-        self.L, self.A, self.C, self.P = lateness, max_ahead, jump_confirm, max_pending
-        self.late_update, self.K, self.E = late_update, keep_closed, early
+        self.L, self.A, self.J, self.P = lateness, max_ahead, jump_confirm, max_pending
+        self.K = min(3, self.J)
+        self.R = 2 * self.J
+        self.S = self.L
+        self.late_update, self.keep_closed, self.E = late_update, keep_closed, early
         self.mode, self.exact_limit = mode, exact_limit
         self.emit = emit or (lambda rec: None)
-        self.clock = None
-        self.startup = []
-        self.pending = deque()
-        self.run = 0
+        # section 3: the input's clock
+        self.clock = None          # unset at first
+        self.wclock = None         # the clock the watermark follows
+        self.settle = 0            # 0 = settled
+        self.jump_at = None        # where the last jump landed
+        self.held = []             # H, arrival order
+        self.behind = []           # B, arrival order: (ts, uid)
+        # section 4: the global watermark (one input: its own watermark) and the windows
         self.G = None
         self.open = {k: {} for k in self.kinds}
         self.kept = {k: {} for k in self.kinds}
+        self.closed = {k: deque() for k in self.kinds}     # the last CLOSED_RING emitted
+        self.closed_set = {k: set() for k in self.kinds}
+        self.emitted = {k: set() for k in self.kinds}      # every window ever emitted (final)
         self.late = {k: 0 for k in self.kinds}
         self.ts_ahead = 0
         self.windows_emitted = 0
 
-    # -- section 3: the clock --
+    # -- section 3: the event clock --
     def frame(self, ts, uid):
-        if self.clock is None:
-            self.startup.append((ts, uid))
-            if len(self.startup) >= self.C:
-                self._start()
+        """One valid, in-range frame (steps 1 to 6)."""
+        # 1. Evidence
+        for h in self.held:
+            if ts >= h.ts:
+                h.support += 1
+            elif ts < h.ts - self.S:
+                h.against += 1
+        # 2. Refutation
+        refuted = [h for h in self.held if h.against >= self.R]
+        if refuted:
+            self.held = [h for h in self.held if h.against < self.R]
+            self.ts_ahead += len(refuted)
+        # 3. Confirmation
+        self._confirm()
+        # 4. Far behind
+        if self.clock is not None and ts < self.clock - self.A:
+            self.behind.append((ts, uid))
+            if len(self.behind) < self.J:
+                return
+            tss = sorted(t for t, _ in self.behind)
+            self.clock = self.wclock = tss[(self.J - 1) // 2]
+            self.settle = 0
+            self._watermark(rewind=True)
+            self._place_behind()
             return
-        self._process([(ts, uid)])
+        self._place_behind()
+        # 5. Settling
+        if self.settle > 1:
+            self.settle -= 1
+        elif self.settle == 1 and self.clock > self.jump_at + self.L:
+            self.settle = 0
+            self.wclock = self.clock
+            self._watermark()
+        # 6. Placement
+        self._place(ts, uid)
 
-    def _start(self):
-        held, self.startup = self.startup, []
-        tss = sorted(t for t, _ in held)
-        self.clock = tss[(len(tss) - 1) // 2]
-        self._advance()
-        self._process(held)
+    def _need(self, h):
+        if self.clock is None or h.ts > self.clock + self.A:
+            return self.J        # a jump
+        return self.K            # a step
 
-    def _process(self, frames):
-        work = deque(frames)
-        while work:
-            ts, uid = work.popleft()
-            if ts > self.clock + self.A:
-                if len(self.pending) >= self.P:
-                    self.pending.popleft()
-                    self.ts_ahead += 1
-                self.pending.append((ts, uid))
-                self.run += 1
-                if self.run >= self.C:
-                    last = sorted(t for t, _ in list(self.pending)[-self.C:])
-                    self.clock = last[(len(last) - 1) // 2]
-                    self.run = 0
-                    self._advance()
-                    again = list(self.pending)
-                    self.pending.clear()
-                    work.extendleft(reversed(again))
-            else:
-                self.clock = max(self.clock, ts)
-                self.run = 0
-                self._advance()
-                self._add(ts, uid)
+    def _confirmed(self, h):
+        """Its supporters outnumber its contradictors by need(h)."""
+        return h.support >= self._need(h) + h.against
+
+    def _confirm(self):
+        while True:
+            ready = [h for h in self.held if self._confirmed(h)]
+            if not ready:
+                return
+            c = max(h.ts for h in ready)
+            if self.clock is None:
+                self.clock = self.wclock = c
+                self.settle = 0
+            elif c > self.clock + self.A:          # a jump: the watermark waits (step 5)
+                if self.settle == 0:
+                    self.settle = self.R
+                self.clock = self.jump_at = c
+            else:                                  # a step
+                self.clock = c
+                if self.settle == 0:
+                    self.wclock = self.clock
+            self._add_held_up_to_clock()
+            self._watermark()
+
+    def _add_held_up_to_clock(self):
+        now = [h for h in self.held if h.ts <= self.clock]
+        if now:
+            self.held = [h for h in self.held if h.ts > self.clock]
+            for h in now:
+                self._add(h.ts, h.uid)
+
+    def _place_behind(self):
+        frames, self.behind = self.behind, []
+        for ts, uid in frames:
+            self._place(ts, uid)
+
+    def _place(self, ts, uid):
+        """Step 6."""
+        if self.clock is not None and ts <= self.clock:
+            self._add(ts, uid)
+            return
+        if len(self.held) >= self.P:
+            self.held.pop(0)
+            self.ts_ahead += 1
+        self.held.append(Held(ts, uid))
 
     # -- section 4: watermark and emission --
-    def _advance(self):
-        g = self.clock - self.L
-        if self.G is not None and g <= self.G:
+    def _watermark(self, rewind=False):
+        """The input's watermark becomes wclock - L; it is G (one input)."""
+        g = self.wclock - self.L
+        if self.G is not None and g < self.G:
+            if rewind:
+                self.G = g           # G only decreases on a rewind; nothing is emitted
             return
+        if self.G is not None and g == self.G:
+            return
+        self._advance(g)
+
+    def _advance(self, g):
         old, self.G = self.G, g
         for k in self.kinds:
             done = sorted((w for w in self.open[k].values() if w.end <= g), key=lambda w: w.start)
             for w in done:
                 del self.open[k][w.start]
-                self._emit(w, final=True, revision=0)
-                w.revision = 0
+                self._emit_final(w)
                 if self.late_update:
                     self.kept[k][w.start] = w
         self._emit_revisions()
         if self.late_update:
             for k in self.kinds:
-                for s in [s for s, w in self.kept[k].items() if w.end <= g - self.K]:
+                for s in [s for s, w in self.kept[k].items() if w.end <= g - self.keep_closed]:
                     del self.kept[k][s]
         if self.E > 0 and old is not None and g // self.E > old // self.E:
             for k in self.kinds:
@@ -427,13 +528,31 @@ class Engine:
                     if w.frames > 0:
                         self._emit(w, final=False, revision=0)
 
+    def _emit_final(self, w):
+        w.revision = 0
+        self._emit(w, final=True, revision=0)
+        self._close(w)
+
+    def _close(self, w):
+        ring, members = self.closed[w.kind], self.closed_set[w.kind]
+        self.emitted[w.kind].add(w.start)
+        if w.start in members:
+            return
+        ring.append(w.start)
+        members.add(w.start)
+        if len(ring) > CLOSED_RING:
+            members.discard(ring.popleft())
+
     def _emit_revisions(self):
         for k in self.kinds:
             for w in sorted((w for w in self.kept[k].values() if w.changed),
                             key=lambda w: w.start):
-                w.revision += 1
                 w.changed = False
-                self._emit(w, final=True, revision=w.revision)
+                if w.revision < 0:
+                    self._emit_final(w)          # created by a late frame: revision 0
+                else:
+                    w.revision += 1
+                    self._emit(w, final=True, revision=w.revision)
 
     def _emit(self, w, final, revision):
         n = len(w.users)
@@ -450,40 +569,59 @@ class Engine:
         g = self.G
         for k in self.kinds:
             start, end = self.cal.window(k, ts)
-            if g is None or end > g:
+            if (g is None or end > g) and start not in self.closed_set[k]:
                 w = self.open[k].get(start)
                 if w is None:
                     w = self.open[k][start] = Window(k, start, end)
             else:
                 self.late[k] += 1
-                if not self.late_update or end <= g - self.K:
+                if not self.late_update:
                     continue
                 w = self.kept[k].get(start)
                 if w is None:
+                    if start in self.emitted[k] or end <= g - self.keep_closed:
+                        continue
                     w = self.kept[k][start] = Window(k, start, end)
                 w.changed = True
             w.frames += 1
             w.users.add(uid)
 
     # -- section 6: idle input, wall time --
-    def idle_tick(self, now):
-        """The input has been idle for the idle timeout; now: wall time in unix seconds."""
-        if self.clock is None and self.startup:
-            self._start()
+    def live(self, now):
+        """Whether the input, idle at wall time `now`, is live (else historical)."""
         if self.clock is not None:
-            self.clock = max(self.clock, now)
-            self._advance()
+            return self.clock >= now - self.A
+        return bool(self.held) and all(now - self.A <= h.ts <= now + self.A for h in self.held)
+
+    def idle_tick(self, now):
+        """One of the once-a-second ticks of an input idle for --idle-timeout; now: wall time
+        in unix seconds. The command line never goes idle (it reads to the end)."""
+        if self.live(now):
+            self.clock = self.wclock = now if self.clock is None else max(self.clock, now)
+            self.settle = 0
+            self._place_behind()
+            self._add_held_up_to_clock()
+            self._watermark()
+        elif self.clock is None and self.held:
+            self.clock = self.wclock = min(h.ts for h in self.held)
+            self.settle = 0
+            self._add_held_up_to_clock()
+            self._watermark()
 
     # -- end of input --
     def finish(self):
-        if self.clock is None and self.startup:
-            self._start()
-        self.ts_ahead += len(self.pending)
-        self.pending.clear()
+        self._place_behind()
+        held, self.held = self.held, []
+        for h in held:
+            if h.support >= h.against:
+                if self.clock is None or h.ts > self.clock:
+                    self.clock = h.ts
+                self._add(h.ts, h.uid)
+            else:
+                self.ts_ahead += 1
         for k in self.kinds:
             for w in sorted(self.open[k].values(), key=lambda w: w.start):
-                self._emit(w, final=True, revision=0)
-                w.revision = 0
+                self._emit_final(w)
             self.open[k].clear()
         self._emit_revisions()
 
@@ -525,8 +663,8 @@ def parse_args(argv):
     p.add_argument("--tz", default="UTC")
     p.add_argument("--lateness", type=int, default=5)
     p.add_argument("--max-ahead", type=int, default=300)
-    p.add_argument("--jump-confirm", type=int, default=16)
-    p.add_argument("--max-pending", type=int, default=65536)
+    p.add_argument("--jump-confirm", type=int, default=8)
+    p.add_argument("--max-pending", type=int, default=4096)
     p.add_argument("--late", choices=["drop", "update"], default="drop")
     p.add_argument("--keep-closed", type=int, default=3600)
     p.add_argument("--early", type=int, default=0)
@@ -594,6 +732,8 @@ class Pipeline:
             "frames_per_s": round(self.frames_read / elapsed, 1),
             "mb_per_s": round(self.nbytes / elapsed / 1e6, 3),
             "windows_emitted": eng.windows_emitted,
+            "emit_errors": 0,
+            "out_of_memory": 0,
         }
 
 
