@@ -6,7 +6,8 @@
  * S = lateness behind it is against it. A held frame with enough support is confirmed: the clock
  * moves to it and every held frame it passed is counted, before the watermark moves, so a held
  * frame is never late. A held frame is confirmed when its supporters outnumber its contradictors
- * by K = 3 for a step (at most A ahead), by J for a jump. A held frame with R = 2J frames against
+ * by K = 3 for a step (at most A ahead; only supporters at most A beyond it count, as a stream's
+ * next frames are), by J for a jump. A held frame with R = 2J frames against
  * it is a corrupt timestamp: rejected as ts_ahead.
  *
  * Why this is robust. An in-order stream supports every held frame and contradicts none, whatever
@@ -91,9 +92,10 @@ static void weigh(event_clock *c, int64_t ts)
 	uint32_t refute = 2 * c->cfg.confirm, j = 0;
 	for (uint32_t i = 0; i < c->nheld; i++) {
 		held_frame *h = &c->held[i];
-		if (ts >= h->f.ts)
+		if (ts >= h->f.ts) {
 			h->support++;
-		else if (ts < h->f.ts - c->cfg.lateness)
+			h->near += ts - h->f.ts <= c->cfg.max_ahead;
+		} else if (ts < h->f.ts - c->cfg.lateness)
 			h->against++;
 		if (h->against >= refute) {
 			c->rejected++;
@@ -144,8 +146,9 @@ static void confirm(event_clock *c)
 		for (uint32_t i = 0; i < c->nheld; i++) {
 			const held_frame *h = &c->held[i];
 			bool jump = !c->set || h->f.ts > c->now + c->cfg.max_ahead;
-			uint32_t need = jump ? c->cfg.confirm : step_support(c);
-			if (h->support >= need + h->against && h->f.ts > best) {
+			bool ok = jump ? h->support >= c->cfg.confirm + h->against
+			               : h->near >= step_support(c) + h->against;
+			if (ok && h->f.ts > best) {
 				best = h->f.ts;
 				any = true;
 			}

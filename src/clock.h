@@ -36,7 +36,9 @@ typedef struct clock_cfg {
 
 typedef struct held_frame {
 	clock_frame f;
-	uint32_t support, against;
+	uint32_t support; /* later frames at or beyond its ts */
+	uint32_t near;    /* those of them at most A beyond it */
+	uint32_t against; /* later frames more than S behind it */
 } held_frame;
 
 typedef struct event_clock {

@@ -168,6 +168,26 @@ static void test_small_flip_waits_for_the_stream(void **state)
 	clock_free(c);
 }
 
+/* A step is supported only by frames at most A beyond it: a run of corrupt frames far ahead
+ * cannot confirm a small flip; the stream's own next frames do. */
+static void test_step_needs_near_support(void **state)
+{
+	(void)state;
+	rec r;
+	event_clock *c = make(&r, 8, 4096);
+	for (int i = 0; i < 10; i++)
+		offer(c, T, i);
+	offer(c, T + 64, 10); /* a step-sized flip */
+	for (int i = 0; i < 5; i++)
+		offer(c, T + 100000 + i, 11 + i); /* far beyond: support, not near support */
+	assert_int_equal(c->now, T);
+	offer(c, T + 64, 16);
+	offer(c, T + 65, 17);
+	offer(c, T + 70, 18); /* 3 near supporters, nothing against: confirmed */
+	assert_int_equal(c->now, T + 64);
+	clock_free(c);
+}
+
 /* A backward flip is added where it lands (the engine decides if it is late); the clock stays. */
 static void test_backward_flip(void **state)
 {
@@ -369,6 +389,7 @@ int main(void)
 	    cmocka_unit_test(test_sparse_days),
 	    cmocka_unit_test(test_forward_flip_rejected),
 	    cmocka_unit_test(test_small_flip_waits_for_the_stream),
+	    cmocka_unit_test(test_step_needs_near_support),
 	    cmocka_unit_test(test_backward_flip),
 	    cmocka_unit_test(test_genuine_jump_settles),
 	    cmocka_unit_test(test_false_jump_undone),
