@@ -29,6 +29,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "commit_plan.h"
 #include "frame.h"
 #include "kafka_conf.h"
 
@@ -46,12 +47,10 @@
 typedef struct part {
 	int input; /* ingest input; -1 until first assigned */
 	bool assigned;
-	bool at_eof;       /* reached the partition's end, nothing read since */
-	bool idle;         /* told ingest it is idle */
-	int64_t next;      /* next offset to read (-1: none read yet) */
-	int64_t committed; /* highest offset the broker acknowledged (-1: none) */
-	int64_t snap;      /* offset in the pending commit snapshot (-1: none) */
-	double last;       /* kafka_now() of its last message or of its assignment */
+	bool at_eof;     /* reached the partition's end, nothing read since */
+	bool idle;       /* told ingest it is idle */
+	commit_plan ofs; /* next offset to read, committed offset, snapshot */
+	double last;     /* kafka_now() of its last message or of its assignment */
 } part;
 
 typedef struct ksrc {
@@ -94,8 +93,10 @@ static part *part_get(ksrc *k, int32_t id, bool create)
 		part *np = realloc(k->parts, sizeof(part) * (size_t)n);
 		if (!np)
 			return NULL;
-		for (int i = k->nparts; i < n; i++)
-			np[i] = (part){.input = -1, .next = -1, .committed = -1, .snap = -1};
+		for (int i = k->nparts; i < n; i++) {
+			np[i] = (part){.input = -1};
+			commit_plan_init(&np[i].ofs);
+		}
 		k->parts = np;
 		k->nparts = n;
 	}
@@ -105,10 +106,9 @@ static part *part_get(ksrc *k, int32_t id, bool create)
 /* Offset up to which this partition may be committed (exclusive), or -1. */
 static int64_t commit_point(const ksrc *k, const part *p)
 {
-	if (p->input < 0 || p->next < 0)
+	if (p->input < 0)
 		return -1;
-	int64_t safe = ingest_safe_offset(k->in, p->input);
-	return safe < p->next ? safe : p->next;
+	return commit_plan_point(&p->ofs, ingest_safe_offset(k->in, p->input));
 }
 
 /* ---- commits ------------------------------------------------------------------------------- */
@@ -127,8 +127,8 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (tp->err) {
 			failed = true;
 			err = tp->err;
-		} else if (p && tp->offset > p->committed) {
-			p->committed = tp->offset;
+		} else if (p) {
+			commit_plan_acked(&p->ofs, tp->offset);
 		}
 	}
 	if (failed) {
@@ -148,15 +148,15 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
-/* Commits the snapshot offsets (p->snap) of assigned partitions. sync: waits for the answer. */
+/* Commits the snapshot offsets of assigned partitions. sync: waits for the answer. */
 static void commit_snapshot(ksrc *k, bool sync)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
 	for (int i = 0; i < k->nparts; i++) {
 		part *p = &k->parts[i];
-		if (p->assigned && p->snap > p->committed)
-			rd_kafka_topic_partition_list_add(l, k->topic, i)->offset = p->snap;
-		p->snap = -1;
+		int64_t o = commit_plan_take(&p->ofs);
+		if (p->assigned && o >= 0)
+			rd_kafka_topic_partition_list_add(l, k->topic, i)->offset = o;
 	}
 	if (l->cnt) {
 		rd_kafka_resp_err_t err = rd_kafka_commit(k->rk, l, sync ? 0 : 1);
@@ -173,18 +173,16 @@ static bool snapshot(ksrc *k, const rd_kafka_topic_partition_list_t *only)
 {
 	bool any = false;
 	for (int i = 0; i < k->nparts; i++)
-		k->parts[i].snap = -1;
+		k->parts[i].ofs.snap = -1;
 	for (int i = 0; i < k->nparts; i++) {
 		part *p = &k->parts[i];
 		if (!p->assigned)
 			continue;
 		if (only && !rd_kafka_topic_partition_list_find(only, k->topic, i))
 			continue;
-		int64_t c = commit_point(k, p);
-		if (c > p->committed) {
-			p->snap = c;
+		if (p->input >= 0 &&
+		    commit_plan_snapshot(&p->ofs, ingest_safe_offset(k->in, p->input)))
 			any = true;
-		}
 	}
 	/* results on stdio streams are "delivered" once flushed */
 	fflush(NULL);
@@ -244,8 +242,8 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 			k->rc = 1;
 			continue;
 		}
-		if (p->next >= 0)
-			tp->offset = p->next; /* resume where this process stopped reading */
+		if (p->ofs.next >= 0)
+			tp->offset = p->ofs.next; /* resume where this process stopped reading */
 		p->assigned = true;
 		p->at_eof = false;
 		p->last = now;
@@ -267,7 +265,7 @@ static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
 			continue;
 		if (!k->closing) {
 			int64_t c = commit_point(k, p);
-			if (c >= 0 && c < p->next)
+			if (c >= 0 && c < p->ofs.next)
 				held++;
 		}
 		/* it stays active (its clock still holds the watermark back) until it has
@@ -401,11 +399,10 @@ static void on_message(ksrc *k, const rd_kafka_message_t *m, double now)
 		return;
 	}
 	part *p = part_get(k, m->partition, false);
-	if (!p || !p->assigned || m->offset < p->next) {
+	if (!p || !p->assigned || !commit_plan_read(&p->ofs, m->offset)) {
 		k->st.skipped++; /* stale: already read, or not ours any more */
 		return;
 	}
-	p->next = m->offset + 1;
 	p->last = now;
 	p->at_eof = false;
 	p->idle = false; /* ingest wakes the input with this item */
