@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -485,7 +486,8 @@ typedef struct frame_spec {
 	bool dup_ts;
 	const char *inject; /* raw member ("key":value) inserted after the first member */
 	size_t inject_len;
-	size_t pad_to; /* > 0: add a long string member so the frame is about this long */
+	size_t pad_to;  /* > 0: add a long string member so the frame is about this long */
+	int64_t ref_ts; /* the clean ts: the layout sizes the frame as if ts were written so */
 } frame_spec;
 
 static void put_member_sep(buf *b, bool *first)
@@ -540,13 +542,25 @@ static void put_ts_value(buf *b, const frame_spec *fs, int64_t ts)
 	}
 }
 
-static void put_ts_member(buf *b, const frame_spec *fs, const gen_cfg *cfg, bool *first)
+static size_t digits(int64_t v)
+{
+	size_t n = v < 0 ? 2 : 1;
+	for (uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; u >= 10; u /= 10)
+		n++;
+	return n;
+}
+
+/* Writes the ts member; returns how much longer its value is than the plain ref_ts (so that a
+ * flipped, delayed, string or fractional ts leaves the rest of the frame's layout unchanged). */
+static ptrdiff_t put_ts_member(buf *b, const frame_spec *fs, const gen_cfg *cfg, bool *first)
 {
 	put_member_sep(b, first);
 	putc_(b, '"');
 	puts_(b, cfg->ts_key);
 	puts_(b, "\":");
+	size_t at = b->len;
 	put_ts_value(b, fs, fs->ts);
+	return (ptrdiff_t)(b->len - at) - (ptrdiff_t)digits(fs->ref_ts);
 }
 
 static void put_random_member(buf *b, rng *r, const pool *p, const gen_cfg *cfg, bool *first,
@@ -578,6 +592,7 @@ static size_t build_frame(buf *b, rng *r, const pool *p, const gen_cfg *cfg, con
 	target = target * 3 / 4 + (size_t)rng_below(r, target / 2 + 1);
 	bool escaped_key = rng_below(r, 200) == 0;
 	bool first = true;
+	ptrdiff_t ts_extra = 0;
 
 	putc_(b, '{');
 	int pre = (int)rng_below(r, 4);
@@ -592,7 +607,7 @@ static size_t build_frame(buf *b, rng *r, const pool *p, const gen_cfg *cfg, con
 		if (uid_now && !fs->omit_uid)
 			put_uid_member(b, fs, cfg, &first, escaped_key);
 		if (!uid_now && !fs->omit_ts)
-			put_ts_member(b, fs, cfg, &first);
+			ts_extra = put_ts_member(b, fs, cfg, &first);
 		if (part == 0 && rng_below(r, 8) == 0)
 			put_random_member(b, r, p, cfg, &first, true);
 	}
@@ -609,8 +624,10 @@ static size_t build_frame(buf *b, rng *r, const pool *p, const gen_cfg *cfg, con
 		puts_(b, "\":");
 		put_ts_value(b, fs, fs->ts + 1);
 	}
-	while (b->len - start + 40 < target)
-		put_random_member(b, r, p, cfg, &first, b->len - start + 400 > target);
+	/* Sizes as if the ts were the clean one (ts_extra): the same members whatever its form. */
+	while ((size_t)((ptrdiff_t)(b->len - start) - ts_extra) + 40 < target)
+		put_random_member(b, r, p, cfg, &first,
+		                  (size_t)((ptrdiff_t)(b->len - start) - ts_extra) + 400 > target);
 	if (fs->pad_to > b->len - start + 16) {
 		size_t n = fs->pad_to - (b->len - start) - 16;
 		put_member_sep(b, &first);
@@ -922,7 +939,10 @@ static int garbage_frame(gen_state *g, uint64_t j)
 	char uid[19];
 	put_hex(uid, rng_next(&ctl), 3);
 	put_hex(uid + 3, rng_next(&ctl), 16);
-	frame_spec fs = {.uid = uid, .ts = cfg->garbage_ts, .uid_first = rng_next(&ctl) & 1};
+	frame_spec fs = {.uid = uid,
+	                 .ts = cfg->garbage_ts,
+	                 .ref_ts = cfg->garbage_ts,
+	                 .uid_first = rng_next(&ctl) & 1};
 	if (buf_reserve(&g->out, 65536 + cfg->frame_size * 4))
 		return -1;
 	build_frame(&g->out, &body, &g->pool, cfg, &fs);
@@ -974,7 +994,7 @@ static int generate(gen_state *g)
 			put_hex(uid + 3, slot[SLOT_RANDOM_UID_LO], 16);
 		}
 		fs.uid = uid;
-		fs.ts = g->clock;
+		fs.ts = fs.ref_ts = g->clock;
 		if (cfg->delay > 0 && chance(slot[SLOT_DELAY], cfg->delay_prob))
 			fs.ts -= 1 + (int64_t)(slot[SLOT_DELAY_AMOUNT] % (uint64_t)cfg->delay);
 		if (chance(slot[SLOT_FLIP], cfg->bitflip_prob))

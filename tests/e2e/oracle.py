@@ -530,6 +530,7 @@ class Engine:
 
     def _emit_final(self, w):
         w.revision = 0
+        w.changed = False
         self._emit(w, final=True, revision=0)
         self._close(w)
 
@@ -572,7 +573,14 @@ class Engine:
             if (g is None or end > g) and start not in self.closed_set[k]:
                 w = self.open[k].get(start)
                 if w is None:
-                    w = self.open[k][start] = Window(k, start, end)
+                    # One window per (kind, start): one created by a late frame and not emitted
+                    # yet (possible after a rewind) takes this frame too, and is emitted once.
+                    w = self.kept[k].get(start)
+                    if w is not None and w.revision < 0:
+                        del self.kept[k][start]
+                    else:
+                        w = Window(k, start, end)
+                    self.open[k][start] = w
             else:
                 self.late[k] += 1
                 if not self.late_update:

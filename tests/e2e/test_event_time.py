@@ -718,6 +718,23 @@ def test_late_update_creates_and_revises(e2e):
                    (240, 30, 0, 2)]
 
 
+def test_window_created_late_then_counted_after_a_rewind(e2e):
+    """Hand-computed, J = 1 (K = 1, R = 2), --late update, t = 1468244000. After 2 frames at
+    t+454 the clock is t+454 (G = t+449). A frame at t+390 is late for minute [t+340, t+400),
+    which never had a frame: the window is created and changed, not emitted yet. One frame far
+    behind (t-65082) rewinds the clock there (J = 1; G = t-65087). A frame at t+390 is now ahead
+    of the clock: held; at the end of input it is added (support 0 >= against 0), on time (end >
+    G, never emitted): counted in the same window. Every open window is then emitted: minute
+    [t+340, t+400) once, revision 0, with both frames."""
+    t = 1468244000
+    stream = [("a", t + 454), ("b", t + 454), ("c", t + 390), ("d", t - 65082), ("e", t + 390)]
+    res = run(e2e, ["--jump-confirm", "1", "--late", "update", "-w", "minute"],
+              [write(e2e, "created.jsonl", stream)])
+    got = [(r["start"] - t, r["frames"], r["uniques"], r["revision"], r["late"])
+           for r in res.records]
+    assert got == [(-65120, 1, 1, 0, 1), (340, 2, 2, 0, 1), (400, 2, 2, 0, 1)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Early results (section 7)
 # ---------------------------------------------------------------------------------------------

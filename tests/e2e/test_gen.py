@@ -120,6 +120,10 @@ def test_delays(gen_bin):
     assert 1000 < behind < 2100
 
 
+def ts_of_line(line):
+    return oracle.classify(line, 1 << 20, "uid", "ts")[2]
+
+
 def test_alignment_bitflip_string_ts(gen_bin):
     """Same seed, different probabilities: only the touched frames differ, only in their ts."""
     base = run_gen(gen_bin, "--count", 20000, "--seed", 11, "--frame-size", 200).splitlines()
@@ -128,18 +132,109 @@ def test_alignment_bitflip_string_ts(gen_bin):
     strs = run_gen(gen_bin, "--count", 20000, "--seed", 11, "--frame-size", 200,
                    "--string-ts-prob", 0.3).splitlines()
     assert len(base) == len(flip) == len(strs)
-    nflip = 0
+    nflip, nstr, bits = 0, 0, Counter()
     for a, b, c in zip(base, flip, strs):
         ja, jb, jc = json.loads(a), json.loads(b), json.loads(c)
         if a != b:
             nflip += 1
             x = ja["ts"] ^ jb["ts"]
-            assert x & (x - 1) == 0 and 1 << 10 <= x < 1 << 32
+            assert x & (x - 1) == 0 and 1 <= x < 1 << 32       # exactly one bit of 32
+            bits[x.bit_length() - 1] += 1
             del ja["ts"], jb["ts"]
             assert ja == jb
-        assert str(ja.get("ts", "")) == str(jc.get("ts", "")) or "ts" not in ja
+        else:
+            assert ja == jb
+        # the string form carries the same number; nothing else changes
+        assert int(jc["ts"]) == json.loads(a)["ts"]
+        if isinstance(jc["ts"], str):
+            nstr += 1
+            assert c.replace(b'"ts":"%d"' % int(jc["ts"]), b'"ts":%d' % int(jc["ts"])) == a
+        else:
+            assert c == a
     assert 140 < nflip < 260
-    assert sum(b'"ts":"' in c for c in strs) > 5000
+    assert len(bits) >= 28                     # the default range is 0..31
+    assert 5000 < nstr < 7000
+
+
+def test_bitflip_bits_and_direction(gen_bin):
+    """--bitflip-bits LO-HI chooses the bit uniformly in the range; --bitflip-dir up adds 2^bit,
+    down subtracts it, any XORs it (so the direction is the bit's value); every other byte of
+    the frame is the clean frame's."""
+    common = ["--count", 20000, "--seed", 12, "--frame-size", 100, "--rate", 100]
+    base = run_gen(gen_bin, *common).splitlines()
+    for rng_, lo, hi in (("0-31", 0, 31), ("5", 5, 5), ("3-8", 3, 8)):
+        for direction in ("up", "down", "any"):
+            out = run_gen(gen_bin, *common, "--bitflip-prob", 0.05, "--bitflip-bits", rng_,
+                          "--bitflip-dir", direction).splitlines()
+            assert len(out) == len(base)
+            seen, n = Counter(), 0
+            for a, b in zip(base, out):
+                if a == b:
+                    continue
+                n += 1
+                ta, tb = json.loads(a)["ts"], json.loads(b)["ts"]
+                d = tb - ta
+                if direction == "any":
+                    x = ta ^ tb
+                    assert x & (x - 1) == 0
+                    k = x.bit_length() - 1
+                    assert d == ((1 << k) if not ta >> k & 1 else -(1 << k))
+                else:
+                    k = abs(d).bit_length() - 1
+                    assert abs(d) == 1 << k
+                    assert (d > 0) == (direction == "up")
+                assert lo <= k <= hi
+                seen[k] += 1
+                assert b.replace(b'"ts":%d' % tb, b'"ts":%d' % ta) == a
+            assert 800 < n < 1200
+            assert set(seen) == set(range(lo, hi + 1)), seen
+            assert max(seen.values()) < 3 * min(seen.values())
+    for bad in ("32", "5-3", "-1", "0-32", "a", "1-", "3-+4"):
+        r = subprocess.run([gen_bin, "--bitflip-bits", bad, "--count", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert r.returncode == 2, bad
+    r = subprocess.run([gen_bin, "--bitflip-dir", "sideways", "--count", "1"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert r.returncode == 2
+
+
+def test_pauses(gen_bin):
+    """Every N frames the clock jumps S seconds; nothing else changes."""
+    common = ["--count", 3000, "--seed", 13, "--frame-size", 100, "--rate", 50]
+    base = run_gen(gen_bin, *common).splitlines()
+    out = run_gen(gen_bin, *common, "--pause-every", 500, "--pause", 7200).splitlines()
+    assert len(out) == len(base)
+    for i, (a, b) in enumerate(zip(base, out)):
+        ta, tb = json.loads(a)["ts"], json.loads(b)["ts"]
+        assert tb - ta == 7200 * (i // 500), i
+        assert b.replace(b'"ts":%d' % tb, b'"ts":%d' % ta) == a
+    ts = [json.loads(l)["ts"] for l in out]
+    gaps = [i for i in range(1, len(ts)) if ts[i] - ts[i - 1] >= 7200]
+    assert gaps == [500, 1000, 1500, 2000, 2500]
+
+
+def test_garbage_burst(gen_bin):
+    """M frames with ts T inserted before frame N, valid, with uids of their own; every other
+    line is the stream without them, byte for byte."""
+    common = ["--count", 5000, "--seed", 14, "--frame-size", 150, "--users", 200]
+    base = run_gen(gen_bin, *common).splitlines()
+    T = 4070908800 + 12345
+    out = run_gen(gen_bin, *common, "--garbage-at", 1234, "--garbage-count", 30,
+                  "--garbage-ts", T).splitlines()
+    assert out[:1234] == base[:1234] and out[1264:] == base[1234:]
+    users = {oracle.classify(l, 1 << 20, "uid", "ts")[1] for l in base}
+    guids = set()
+    for line in out[1234:1264]:
+        reason, uid, ts = oracle.classify(line, 1 << 20, "uid", "ts")
+        assert reason is None and ts == T and UID_RE.match(uid)
+        guids.add(uid)
+    assert len(guids) == 30 and not guids & users
+    # default ts (2099-01-01), and a burst beyond the end of the stream comes last
+    out = run_gen(gen_bin, *common, "--garbage-at", 99999, "--garbage-count", 3).splitlines()
+    assert out[:5000] == base and [ts_of_line(l) for l in out[5000:]] == [4070908800] * 3
+    # deterministic, and independent of where it is inserted
+    again = run_gen(gen_bin, *common, "--garbage-at", 0, "--garbage-count", 3).splitlines()
+    assert again[:3] == out[5000:] and again[3:] == base
 
 
 def test_crlf(gen_bin):
@@ -202,8 +297,9 @@ def test_help(gen_bin):
     out = subprocess.run([gen_bin, "--help"], stdout=subprocess.PIPE, check=True).stdout
     for opt in ("--count", "--rate", "--step", "--users", "--start", "--max-seconds", "--delay",
                 "--delay-prob", "--seed", "--crlf", "--frame-size", "--string-ts-prob",
-                "--bitflip-prob", "--malformed-prob", "--long-line-bytes", "--jump-at",
-                "--jump-by"):
+                "--bitflip-prob", "--bitflip-bits", "--bitflip-dir", "--malformed-prob",
+                "--long-line-bytes", "--jump-at", "--jump-by", "--pause-every", "--pause",
+                "--garbage-at", "--garbage-count", "--garbage-ts"):
         assert opt.encode() in out
     bad = subprocess.run([gen_bin, "--rate", "0"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
