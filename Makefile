@@ -4,7 +4,8 @@
 # Layout: src/*.c (all but main.c) form the core, linked into the program, the tests and tools.
 # tests/test_*.c are cmocka unit tests (one binary each); tools/*.c are extra programs.
 # Helper makefiles in mk/*.mk add targets (fuzzing, benchmarks, kafka) and may append to
-# TEST_STEPS, the list of targets `make test` runs after format-check and unit.
+# TEST_STEPS, the targets `make test` runs after format-check and unit, or to TEST_BG, those it
+# runs beside them.
 #
 # `make test` runs every step even when one fails, then prints one line per step (ok/FAILED and
 # its seconds) and fails when any step failed; each test runs once (docs/testing.md).
@@ -50,6 +51,7 @@ UNIT_TESTS = $(TEST_SRC:tests/%.c=build/asan/tests/%)
 # test_conformance is built with the unit tests and run by the `conformance` step (mk/parser.mk)
 UNIT_RUN   = $(filter-out build/asan/tests/test_conformance,$(UNIT_TESTS))
 TEST_STEPS :=
+TEST_BG    :=
 
 .PHONY: all asan clang deps test unit e2e demo format format-check clean
 all: $(PROGS)
@@ -69,21 +71,31 @@ unit: asan
 # every e2e test (Kafka included) against the optimised build; make test runs them split instead
 # (e2e-asan and e2e-kafka)
 e2e: all asan
-	python3 -m pytest -q -rs tests/e2e
+	python3 -m pytest -q -rfEs tests/e2e
 
-# Kafka last: it needs a broker and is the slowest to fail
-TEST_ORDER = format-check unit $(filter-out e2e-kafka,$(TEST_STEPS)) $(filter e2e-kafka,$(TEST_STEPS))
+# make test: TEST_FG one after the other; TEST_BG (steps that mostly wait on a broker, appended
+# by mk/*.mk) beside them from the start, their output printed after the others'. Every step runs
+# whatever the others do; the summary lists each with ok/FAILED and its seconds.
+TEST_FG    = format-check unit $(TEST_STEPS)
+TEST_ORDER = $(TEST_FG) $(TEST_BG)
 
 test: deps
 	$(MAKE) all asan clang
-	@t0=$$(date +%s); failed=""; summary=""; \
+	@t0=$$(date +%s); logs=build/test-logs; rm -rf $$logs; mkdir -p $$logs; \
+	step() { t=$$(date +%s); if $(MAKE) --no-print-directory $$1; then r=ok; else r=FAILED; fi; \
+		printf '  %-13s %-6s %4ss\n' $$1 $$r $$(($$(date +%s) - t)) > $$logs/$$1.result; }; \
+	for s in $(TEST_BG); do echo "==== make $$s: beside the other steps, output after them"; \
+		step $$s > $$logs/$$s.log 2>&1 & done; \
+	for s in $(TEST_FG); do echo "==== make $$s"; step $$s; done; \
+	wait; \
+	for s in $(TEST_BG); do echo "==== make $$s (output)"; cat $$logs/$$s.log; done; \
+	echo "==== make test summary ($$(($$(date +%s) - t0)) s)"; failed=""; \
 	for s in $(TEST_ORDER); do \
-		echo "==== make $$s"; t=$$(date +%s); \
-		if $(MAKE) --no-print-directory $$s; then r=ok; else r=FAILED; failed="$$failed $$s"; fi; \
-		summary="$$summary$$(printf '  %-13s %-6s %4ss' $$s $$r $$(($$(date +%s) - t)))\n"; \
+		if [ -f $$logs/$$s.result ]; then cat $$logs/$$s.result; \
+		else printf '  %-13s FAILED (no result)\n' $$s; failed="$$failed $$s"; fi; \
+		if grep -q FAILED $$logs/$$s.result 2>/dev/null; then failed="$$failed $$s"; fi; \
 	done; \
 	n=$$(echo $(TEST_ORDER) | wc -w); nf=$$(echo $$failed | wc -w); \
-	printf '==== make test summary (%ss):\n%b' $$(($$(date +%s) - t0)) "$$summary"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; fi; \
 	echo "steps: $$((n - nf)) passed, $$nf failed"; test -z "$$failed"
 

@@ -5,5 +5,5 @@
 .PHONY: e2e-asan
 e2e-asan: build/asan/kuniq build/kuniq-gen
 	KUNIQ_BIN=build/asan/kuniq ASAN_OPTIONS=detect_leaks=1 \
-		python3 -m pytest -q -rs tests/e2e --ignore-glob='*/test_kafka*.py'
+		python3 -m pytest -q -rfEs tests/e2e --ignore-glob='*/test_kafka*.py'
 TEST_STEPS += e2e-asan

@@ -11,8 +11,9 @@ KAFKA_DEMO_OUT ?= kuniq-demo-out
 
 e2e-kafka: build/kuniq build/kuniq-gen
 	scripts/kafka install
-	python3 -m pytest -q -rs tests/e2e/test_kafka*.py
-TEST_STEPS += e2e-kafka
+	python3 -m pytest -q -rfEs tests/e2e/test_kafka*.py
+# beside the other steps of make test: the tests mostly wait on the broker
+TEST_BG += e2e-kafka
 
 kafka-demo: deps
 	$(MAKE) all

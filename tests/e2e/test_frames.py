@@ -299,7 +299,7 @@ def test_counting_modes(e2e):
         assert k.records[0]["uniques"] == 5000
         assert abs(k.records[1]["error"] - sketch_rse(p)) < 1e-5 * sketch_rse(p)
         assert abs(k.records[1]["uniques"] - 5001) <= sketch_tolerance(5001, p)
-    path = e2e.gen(count=200000, rate=1000, users=0, frame_size=100, seed=10)
+    path = e2e.gen(count=100000, rate=1000, users=0, frame_size=100, seed=10)
     k, o = e2e.compare(["--mode", "approx", "-w", "minute,hour"], [path])
     assert all(not r["exact"] and abs(r["error"] - sketch_rse()) < 1e-5 * sketch_rse()
                for r in k.records)
