@@ -359,12 +359,13 @@ class Window:
 
 class Held:
     """A frame ahead of the clock, waiting for later frames to agree (section 3)."""
-    __slots__ = ("ts", "uid", "support", "against")
+    __slots__ = ("ts", "uid", "support", "near", "against")
 
     def __init__(self, ts, uid):
         self.ts, self.uid = ts, uid
-        self.support = 0
-        self.against = 0
+        self.support = 0       # later frames at or beyond ts
+        self.near = 0          # ... of which at most A beyond it
+        self.against = 0       # later frames more than S behind it
 
 
 CLOSED_RING = 4096     # emitted windows remembered per kind (section 4)
@@ -414,6 +415,8 @@ class Engine:
         for h in self.held:
             if ts >= h.ts:
                 h.support += 1
+                if ts <= h.ts + self.A:
+                    h.near += 1
             elif ts < h.ts - self.S:
                 h.against += 1
         # 2. Refutation
@@ -445,14 +448,13 @@ class Engine:
         # 6. Placement
         self._place(ts, uid)
 
-    def _need(self, h):
-        if self.clock is None or h.ts > self.clock + self.A:
-            return self.J        # a jump
-        return self.K            # a step
-
     def _confirmed(self, h):
-        """Its supporters outnumber its contradictors by need(h)."""
-        return h.support >= self._need(h) + h.against
+        """Its supporters outnumber its contradictors by need(h): J for a jump (the clock unset
+        or h more than A ahead of it), K for a step, counting only supporters at most A beyond
+        it."""
+        if self.clock is None or h.ts > self.clock + self.A:
+            return h.support >= self.J + h.against
+        return h.near >= self.K + h.against
 
     def _confirm(self):
         while True:
