@@ -16,12 +16,12 @@
  * frame behind the clock never moves it.
  *
  * Jumps and false jumps. After a jump the watermark waits until R more frames came and the clock
- * moved more than L past the jump (settle), so frames of the old position arriving meanwhile
- * still count, and a burst of garbage stamped with one time never settles. J frames in a row more
- * than A behind the clock move it back to their lower median (a false jump undone, or an older
- * period replayed); the watermark may then decrease, which the engine handles (closed windows).
- * Those frames wait in the behind buffer until the rewind or until a frame that is not behind
- * releases them.
+ * moved more than L past where the jump landed (settle), so frames of the old position arriving
+ * meanwhile still count, and a burst of garbage stamped with one time never settles. J frames in a
+ * row more than A behind the clock move it back to their lower median (a false jump undone, or an
+ * older period replayed); the watermark may then decrease, which the engine handles (closed
+ * windows). Those frames wait in the behind buffer until the rewind or until a frame that is not
+ * behind releases them.
  *
  * Cost: one pass over the held list per frame while it is not empty; it stays a few frames long
  * on real streams and is bounded by P.
@@ -127,9 +127,11 @@ static void move_to(event_clock *c, int64_t ts)
 		c->now = c->wnow = ts;
 		c->settle = 0;
 	} else if (ts > c->now + c->cfg.max_ahead) { /* a jump: the watermark waits */
-		if (c->settle == 0)
+		if (c->settle == 0) {
 			c->settle = 2 * c->cfg.confirm;
-		c->now = c->jump_at = ts;
+			c->jump_at = ts;
+		}
+		c->now = ts;
 	} else {
 		c->now = ts;
 		if (c->settle == 0)
@@ -194,6 +196,10 @@ static void rewind(event_clock *c)
 	for (uint32_t i = 0; i < n; i++)
 		ts[i] = c->behind[i].ts;
 	qsort(ts, n, sizeof(*ts), cmp_i64);
+	/* held frames are the tail of the period the stream left: counted where they land */
+	for (uint32_t i = 0; i < c->nheld; i++)
+		c->out.add(c->out.ctx, &c->held[i].f);
+	c->nheld = 0;
 	c->now = c->wnow = ts[(n - 1) / 2];
 	c->settle = 0;
 	set_watermark(c, true);
@@ -281,7 +287,7 @@ void clock_finish(event_clock *c)
 	c->nheld = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const held_frame *h = &c->held[i];
-		if (h->support < h->against) {
+		if (h->against >= h->support + step_support(c)) {
 			c->rejected++;
 			continue;
 		}

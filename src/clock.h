@@ -48,7 +48,8 @@ typedef struct event_clock {
 	int64_t now;      /* the clock (valid when set) */
 	int64_t wnow;     /* the clock the watermark follows */
 	uint32_t settle;  /* frames until a jump settles; 0 = settled */
-	int64_t jump_at;  /* ts of the last jump: settling also needs the clock past it + L */
+	int64_t jump_at;  /* where the first unsettled jump landed: settling needs the clock past
+	                   * it + L */
 	held_frame *held; /* frames ahead of the clock, arrival order */
 	uint32_t nheld, cap;
 	clock_frame *behind; /* frames far behind the clock, arrival order (at most J) */

@@ -314,6 +314,61 @@ static void test_long_false_jump_rewinds(void **state)
 	clock_free(c);
 }
 
+/* A frame every 150 s (more than A / K apart): steps never gather 3 near supporters, the clock
+ * moves by jumps, and the watermark still follows within J + R frames (the stream moved on from
+ * where the first jump landed). */
+static void test_sparse_jumps_settle(void **state)
+{
+	(void)state;
+	rec r;
+	event_clock *c = make(&r, 8, 4096);
+	for (int i = 0; i < 60; i++) {
+		offer(c, T + 150LL * i, i);
+		if (i >= 8 + 16 + 8)
+			assert_true(last_wm(&r) >= T + 150LL * (i - 8 - 16 - 8));
+	}
+	assert_int_equal(c->rejected, 0);
+	clock_free(c);
+}
+
+/* End of input: the newest frames of an ordered stream are held; one frame delayed past them
+ * contradicts them, which is not enough to reject them. */
+static void test_finish_keeps_newest_after_a_delayed_frame(void **state)
+{
+	(void)state;
+	rec r;
+	event_clock *c = make(&r, 8, 4096);
+	for (int i = 0; i < 10; i++)
+		offer(c, T + i, i);
+	offer(c, T, 10); /* delayed by 9 s: against T+7, T+8, T+9 */
+	clock_finish(c);
+	assert_int_equal(c->rejected, 0);
+	assert_int_equal(r.nadded, 11);
+	clock_free(c);
+}
+
+/* A rewind (an older period replayed after a newer one) first counts the newer period's frames
+ * still held: nothing contradicts them but the replay. */
+static void test_rewind_counts_held_frames(void **state)
+{
+	(void)state;
+	rec r;
+	event_clock *c = make(&r, 8, 4096);
+	int64_t D = 86400, off = 0;
+	for (int i = 0; i < 30; i++)
+		offer(c, T + D + i, off++);
+	int held = (int)c->nheld;
+	assert_true(held > 0);
+	for (int i = 0; i < 8; i++)
+		offer(c, T + i, off++);
+	assert_int_equal(c->now, T + 3); /* lower median of T .. T+7 */
+	assert_int_equal(c->rejected, 0);
+	clock_finish(c);
+	assert_int_equal(r.nadded, 38);
+	assert_int_equal(c->rejected, 0);
+	clock_free(c);
+}
+
 /* Frames held at most P: the oldest is pushed out and rejected. */
 static void test_held_bound(void **state)
 {
@@ -395,6 +450,9 @@ int main(void)
 	    cmocka_unit_test(test_false_jump_undone),
 	    cmocka_unit_test(test_constant_burst_never_settles),
 	    cmocka_unit_test(test_long_false_jump_rewinds),
+	    cmocka_unit_test(test_sparse_jumps_settle),
+	    cmocka_unit_test(test_finish_keeps_newest_after_a_delayed_frame),
+	    cmocka_unit_test(test_rewind_counts_held_frames),
 	    cmocka_unit_test(test_held_bound),
 	    cmocka_unit_test(test_live_and_historical),
 	    cmocka_unit_test(test_finish),
