@@ -317,6 +317,31 @@ def e2e(kuniq_bin, gen_bin, tmp_path, request):
     return E2E(kuniq_bin, gen_bin, tmp_path, request.node.name.replace("/", "_"))
 
 
+@pytest.fixture(scope="session")
+def kafka():
+    """One Kafka broker for the whole session (kafka_broker.py), whatever module asks for it."""
+    import kafka_broker
+    yield from kafka_broker.broker_session()
+
+
+@pytest.fixture(autouse=True)
+def kafka_cleanup():
+    """After each test: a kuniq left running by a failed Kafka test is killed, and a broker it
+    left stopped is started again, so one failure does not fail the tests after it."""
+    yield
+    kb = sys.modules.get("kafka_broker")
+    if kb is None:
+        return
+    while kb.Kuniq.running:
+        k = kb.Kuniq.running.pop()
+        if k.p.poll() is None:
+            k.p.kill()
+            k.p.wait()
+    for b in list(kb.Broker.instances):
+        if b.down:
+            b.start()
+
+
 def read_lines(path):
     with open(path, "rb") as f:
         return f.read().split(b"\n")[:-1]

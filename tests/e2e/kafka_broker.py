@@ -16,7 +16,8 @@ accepts and closes at once, as a refused connection would.
 Reading (`read`, `wait_count`) never guesses from silence: it takes the partitions' end offsets
 (high watermarks) and reads up to them; any consumer error fails the test.
 
-Use: `from kafka_broker import kafka  # noqa: F401` in a test module, then a `kafka` argument.
+Use: a `kafka` argument in a test (the session fixture is conftest.py's, one broker for every
+module); `Kuniq` runs kuniq against it.
 """
 
 import json
@@ -113,12 +114,16 @@ class Relay:
 class Broker:
     """One broker run by scripts/kafka in its own directory."""
 
+    instances = []  # brokers of this session (conftest.py restarts one a failed test left down)
+
     def __init__(self, run_dir):
         self.env = dict(os.environ, KUNIQ_KAFKA_DIR=run_dir)
         self.run_dir = run_dir
         self.address = None
         self.relay = None
         self.relayed = False  # the running broker advertises the relay's listener
+        self.down = True  # stopped by stop() (or not started yet)
+        Broker.instances.append(self)
 
     def _script(self, *args, timeout=600):
         p = subprocess.run([SCRIPT] + list(args), env=self.env, stdout=subprocess.PIPE,
@@ -131,6 +136,8 @@ class Broker:
     def start(self):
         """Starts the broker (fresh free ports for every start after the first); returns its
         address for direct clients."""
+        if not self.down and self._running():
+            return self.address
         for attempt in range(3):
             if os.path.exists(os.path.join(self.run_dir, "data", "meta.properties")):
                 self._new_ports()
@@ -143,15 +150,19 @@ class Broker:
                 self._script("stop")
         if self.relay is not None:
             self.relay.backend = ("127.0.0.1", self.relay_port) if self.relayed else None
+        self.down = False
         return self.address
 
     def stop(self):
         self._script("stop")
+        self.down = True
         if self.relay is not None:
             self.relay.backend = None
 
     def reset(self):
         self._script("reset")
+        self.down = True
+        Broker.instances.remove(self)
         if self.relay is not None:
             self.relay.close()
 
@@ -217,10 +228,14 @@ class Broker:
     KCAT_P = ["kcat", "-P", "-X", "enable.idempotence=true"]
 
     def kcat_load(self, topic, path, partition=-1, extra=()):
-        """Loads a file of lines with kcat (one message per line; kcat skips empty lines)."""
+        """Loads a file of lines with kcat (one message per line; kcat skips empty lines).
+        partition -1: each message to a random partition (not librdkafka's sticky batches, which
+        can leave a partition empty)."""
+        random = ["-X", "sticky.partitioning.linger.ms=0"] if partition == -1 else []
         with open(path, "rb") as f:
-            subprocess.run(self.KCAT_P + ["-b", self.address, "-t", topic, "-p", str(partition)]
-                           + list(extra), stdin=f, check=True, timeout=300)
+            subprocess.run(self.KCAT_P + random + ["-b", self.address, "-t", topic, "-p",
+                                                   str(partition)] + list(extra),
+                           stdin=f, check=True, timeout=300)
 
     def kcat_writer(self, topic, partition):
         """A running `kcat -P` whose stdin takes lines; close() waits for it."""
@@ -418,19 +433,14 @@ class Kuniq:
         raise AssertionError("no kafka line in kuniq's stderr:\n" + self.stderr()[-3000:])
 
 
-@pytest.fixture(autouse=True)
-def kill_leftovers():
-    """After each test: a kuniq a failed test left running is killed (never outlives it)."""
-    yield
-    while Kuniq.running:
-        k = Kuniq.running.pop()
-        if k.p.poll() is None:
-            k.p.kill()
-            k.p.wait()
+# The fixtures are conftest.py's (one session broker for every test module; cleanup after each
+# test); these names stay importable for the test modules' `from kafka_broker import ...`.
+kafka = kill_leftovers = None
 
 
-@pytest.fixture(scope="session")
-def kafka():
+def broker_session():
+    """The session broker (conftest.py's `kafka` fixture): started in a fresh directory, reset
+    and deleted at the end."""
     if confluent_kafka is None:
         pytest.fail("the Kafka tests need the confluent-kafka Python package "
                     "(scripts/deps.sh installs it)", pytrace=False)
@@ -438,7 +448,12 @@ def kafka():
         pytest.fail("the Kafka tests need kcat (scripts/deps.sh installs it)", pytrace=False)
     run_dir = tempfile.mkdtemp(prefix="kuniq-kafka-")
     b = Broker(run_dir)
-    b.start()
+    try:
+        b.start()
+    except BaseException:
+        Broker.instances.remove(b)  # not started: nothing to restart after each test
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     try:
         yield b
     finally:
