@@ -35,6 +35,9 @@ Readings chosen where docs/semantics.md leaves room (docs/testing.md lists them 
     step 3). Far-behind frames (step 4) never count down.
   - Section 3, end of input: the clock moves to an added held frame's ts but the watermark does
     not (every open window is emitted next anyway).
+  - Section 5 with --late update: a window created by a late frame and not emitted yet is the
+    window of its (kind, start): if a frame later reaches it on time (after a rewind), it is
+    counted there and the window is emitted once, revision 0, with both frames.
   - Section 4, "closed": a window is closed by its first *final* emission (revision 0); early
     results (`"final":false`) do not close a window, revisions do not move it in the ring.
   - Section 5, "was never emitted": the oracle remembers every window it emitted (not only the
