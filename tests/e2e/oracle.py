@@ -397,7 +397,7 @@ class Engine:
         self.clock = None          # unset at first
         self.wclock = None         # the clock the watermark follows
         self.settle = 0            # 0 = settled
-        self.jump_at = None        # where the last jump landed
+        self.jump_at = None        # where the first jump since the input was last settled landed
         self.held = []             # H, arrival order
         self.behind = []           # B, arrival order: (ts, uid)
         # section 4: the global watermark (one input: its own watermark) and the windows
@@ -434,6 +434,10 @@ class Engine:
             self.behind.append((ts, uid))
             if len(self.behind) < self.J:
                 return
+            # moved back: the held frames are the tail of the period left, added where they are
+            held, self.held = self.held, []
+            for h in held:
+                self._add(h.ts, h.uid)
             tss = sorted(t for t, _ in self.behind)
             self.clock = self.wclock = tss[(self.J - 1) // 2]
             self.settle = 0
@@ -471,7 +475,8 @@ class Engine:
             elif c > self.clock + self.A:          # a jump: the watermark waits (step 5)
                 if self.settle == 0:
                     self.settle = self.R
-                self.clock = self.jump_at = c
+                    self.jump_at = c
+                self.clock = c
             else:                                  # a step
                 self.clock = c
                 if self.settle == 0:
@@ -626,12 +631,12 @@ class Engine:
         self._place_behind()
         held, self.held = self.held, []
         for h in held:
-            if h.support >= h.against:
+            if h.against >= h.support + self.K:       # contradictors outnumber supporters by K
+                self.ts_ahead += 1
+            else:
                 if self.clock is None or h.ts > self.clock:
                     self.clock = h.ts
                 self._add(h.ts, h.uid)
-            else:
-                self.ts_ahead += 1
         for k in self.kinds:
             for w in sorted(self.open[k].values(), key=lambda w: w.start):
                 self._emit_final(w)

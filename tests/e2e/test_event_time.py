@@ -129,25 +129,12 @@ def test_half_a_year_every_60_s_with_delays(e2e):
     assert res.summary["late"]["minute"] > 1000 and res.summary["late"]["hour"] > 0
 
 
-# Spec gap: with K = 3 supporters needed within A beyond a step, frames more than A/3 apart never
-# confirm a step; frames more than A apart are jumps, and a jump settles only when the clock is
-# more than L past jump_at, which a stream of jumps never is (each jump moves jump_at with the
-# clock), nor a stream of bursts each spanning at most L seconds. Such a stream's watermark never
-# moves: no window is final before the end of input, contrary to "its watermark follows R frames
-# later: results lag by up to J + R frames".
-SPARSE_GAP = pytest.mark.xfail(strict=True, reason="spec gap: the watermark of a stream whose "
-                               "frames are more than A/3 apart never moves (section 3, step 5)")
-
-
-@pytest.mark.parametrize("gap", [1, 60, 99, pytest.param(101, marks=SPARSE_GAP),
-                                 pytest.param(240, marks=SPARSE_GAP),
-                                 pytest.param(301, marks=SPARSE_GAP),
-                                 pytest.param(3600, marks=SPARSE_GAP),
-                                 pytest.param(86400, marks=SPARSE_GAP)])
+@pytest.mark.parametrize("gap", [1, 60, 99, 101, 240, 301, 3600, 86400])
 def test_ordered_stream_results_lag_boundedly(e2e, gap):
     """An in-order stream of any density: "results lag by up to J + R frames". After 2 (J + R + K)
-    frames, a frame of the first frame's minute is late: that minute was final. (The stream goes
-    on for 10 frames after it, see END_GAP.)"""
+    frames, a frame of the first frame's minute is late: that minute was final. Frames more than
+    A / K apart never make a step (fewer than K supporters within A): the clock moves by jumps,
+    and a stream of jumps settles once it is more than L past its first jump."""
     frames = [("u%d" % i, T0 + 30 + gap * i) for i in range(2 * (J_DEFAULT + R_DEFAULT + 3) + 10)]
     stream = frames[:-10] + [("late", T0 + 31)] + frames[-10:]
     res = run(e2e, ["-w", "minute"], [write(e2e, "lag.jsonl", stream)])
@@ -155,12 +142,12 @@ def test_ordered_stream_results_lag_boundedly(e2e, gap):
     assert finals(res.records) == brute(frames, ["minute"])
 
 
-@pytest.mark.parametrize("burst_seconds", [pytest.param(1, marks=SPARSE_GAP), 10])
+@pytest.mark.parametrize("burst_seconds", [1, 10])
 def test_bursts_results_lag_boundedly(e2e, burst_seconds):
     """Bursts of 100 frames an hour apart, each spanning burst_seconds of event time: every
     burst is a genuine jump. Once several bursts came, a frame of the first burst's minute is
-    late. (A burst spanning at most L seconds never moves the clock more than L past jump_at:
-    the watermark never moves, see SPARSE_GAP.)"""
+    late: a burst spanning at most L seconds does not settle by itself, the next jump does
+    (jump_at is where the first unsettled jump landed)."""
     frames = [("b%d-%d" % (b, i), T0 + 30 + 3600 * b + i * burst_seconds // 100)
               for b in range(6) for i in range(100)]
     stream = frames[:-10] + [("late", T0 + 31)] + frames[-10:]
@@ -169,22 +156,18 @@ def test_bursts_results_lag_boundedly(e2e, burst_seconds):
     assert finals(res.records) == brute(frames, ["minute", "hour"])
 
 
-# Spec gap: at the end of input a held frame is added only if support >= against. The newest
-# frames of an in-order stream are still held (waiting for K later ones, support 0..K-1); one
-# delayed frame arriving after them counts against them, and the newest is rejected ts_ahead.
-END_GAP = pytest.mark.xfail(strict=True, reason="spec gap: a delayed last frame refutes the "
-                            "newest held frames at the end of input (section 3)")
-
-
-@END_GAP
-def test_delayed_last_frame_costs_no_clean_frame(e2e):
+@pytest.mark.parametrize("delayed", [1, 2, 3])
+def test_delayed_last_frames_cost_no_clean_frame(e2e, delayed):
     """Hand-computed: one frame per second T0 .. T0+9; frames T0+7, T0+8, T0+9 are held
-    (support 2, 1, 0). A frame delayed by 9 s (ts T0) comes last: late or counted, it is one
-    delayed frame; the clean frames must all be counted."""
+    (support 2, 1, 0). Frames delayed by 9 s (ts T0) come last, each against all three: at the
+    end a held frame is rejected only if against >= support + K, so up to K - 1 = 2 of them
+    cost nothing; the third rejects T0+9 (against 3 >= 0 + 3), not T0+8 (3 < 1 + 3)."""
     clean = [("u%d" % i, T0 + i) for i in range(10)]
-    res = run(e2e, ["-w", "minute"], [write(e2e, "end.jsonl", clean + [("late", T0)])])
-    assert res.rejected["ts_ahead"] == 0
-    assert finals(res.records)[("minute", T0)][1] == 11
+    late = [("late%d" % i, T0) for i in range(delayed)]
+    res = run(e2e, ["-w", "minute"], [write(e2e, "end.jsonl", clean + late)])
+    lost = 1 if delayed == 3 else 0
+    assert res.rejected["ts_ahead"] == lost
+    assert finals(res.records)[("minute", T0)] == (10 + delayed - lost, 10 + delayed - lost)
 
 
 def test_bursts_separated_by_long_pauses(e2e):
@@ -437,15 +420,6 @@ def test_false_jump_advancing_closes_open_windows(e2e, burst, when):
     assert res.rejected["ts_ahead"] <= len(garbage)
 
 
-# The last frames of the newer input are still held (waiting for K later frames) when the older
-# one starts; every older frame counts against them (ts < h.ts - S) and R of them refute them:
-# they are rejected ts_ahead although nothing contradicts them but the replay. The spec's
-# "every other window is counted" does not follow from its own steps.
-REPLAY_GAP = pytest.mark.xfail(strict=True, reason="spec gap: a replay refutes the newer input's "
-                               "last held frames (ts_ahead), docs/semantics.md section 3")
-
-
-@REPLAY_GAP
 def test_replay_of_an_older_day_after_a_newer_one(e2e):
     """`kuniq day2.jsonl day1.jsonl`: after J frames of day 1 the clock moves back; none of day
     1's windows was emitted, so nothing is late and every window is exact."""
@@ -460,8 +434,7 @@ def test_replay_of_an_older_day_after_a_newer_one(e2e):
 def test_replay_overlapping_emitted_windows(e2e):
     """A replay that goes back over windows already emitted: their frames are late (the windows
     stay closed after the rewind), every other window is counted. (The newer input has 4 frames
-    in its last second, so none of its frames is still held when the replay starts; see
-    REPLAY_GAP.)"""
+    in its last second, so none of its frames is still held when the replay starts.)"""
     newer = dense(T0 + 1800, 3630, 4, prefix="n")          # [T0+30 min, T0+1 h 30 min 30 s)
     older = dense(T0, 3600, 2, prefix="o")                 # [T0, T0+1 h)
     kinds = ["minute", "hour", "day"]
@@ -482,10 +455,10 @@ def test_replay_overlapping_emitted_windows(e2e):
     assert finals(res.records) == truth
 
 
-@REPLAY_GAP
-def test_replay_refutes_held_frames_of_newer_input(e2e):
-    """Minimal case of REPLAY_GAP: the newer input ends with one frame in a new second (held,
-    support 0); the older input's frames are all against it."""
+def test_replay_counts_held_tail_of_newer_input(e2e):
+    """The newer input ends with one frame in a new second (held, support 0); the older input's
+    frames are all against it, but the rewind (J frames far behind) adds every held frame first:
+    the tail of the period left is counted where it belongs."""
     newer = dense(T0 + 3600, 10, 3, prefix="n") + [("last", T0 + 3610)]
     older = dense(T0, 30, 3, prefix="o")
     res = run(e2e, ["-w", "minute"],
