@@ -73,14 +73,15 @@ unit: asan
 e2e: all asan
 	python3 -m pytest -q -rfEs tests/e2e
 
-# make test: TEST_FG one after the other; TEST_BG (steps that mostly wait on a broker, appended
-# by mk/*.mk) beside them from the start, their output printed after the others'. Every step runs
-# whatever the others do; the summary lists each with ok/FAILED and its seconds.
+# make test: TEST_FG one after the other; TEST_BG (appended by mk/*.mk: the Kafka tests, which
+# mostly wait on a broker, and the fuzzer, which runs for a fixed time) beside them from the
+# start, their output printed after the others'. Every step runs whatever the others do; the
+# summary lists each with ok/FAILED and its seconds.
 TEST_FG    = format-check unit $(TEST_STEPS)
 TEST_ORDER = $(TEST_FG) $(TEST_BG)
 
 test: deps
-	$(MAKE) all asan clang
+	$(MAKE) -j$$(nproc) all asan clang
 	@t0=$$(date +%s); logs=build/test-logs; rm -rf $$logs; mkdir -p $$logs; \
 	step() { t=$$(date +%s); if $(MAKE) --no-print-directory $$1; then r=ok; else r=FAILED; fi; \
 		printf '  %-13s %-6s %4ss\n' $$1 $$r $$(($$(date +%s) - t)) > $$logs/$$1.result; }; \

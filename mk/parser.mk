@@ -49,7 +49,8 @@ fuzz: build/fuzz/fuzz_frame build/fuzz/frame/seed/.done | build/fuzz/frame/corpu
 	build/fuzz/fuzz_frame -max_total_time=$(FUZZ_TIME) $(FUZZ_OPTS) build/fuzz/frame/corpus \
 		$(FUZZ_INPUTS)
 
-TEST_STEPS += fuzz-ci
+# beside the other steps of make test: it runs for FUZZ_CI_TIME seconds whatever the load
+TEST_BG += fuzz-ci
 
 # ---- parse benchmark (bench/parse.sh: kuniq's parser vs simdjson, jansson, jq, python, cat, wc)
 BENCH_FRAMES ?= 100000
