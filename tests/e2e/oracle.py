@@ -378,8 +378,8 @@ class Engine:
     """One input (stdin/files together): semantics sections 3 to 7, exact counting.
 
     Names follow docs/semantics.md: L, A, J, P are the options; K = min(3, J) the margin of
-    support a step needs, R = 2J the refutation (and settle) count, S = L the tolerance. The keep-closed
-    duration of section 5 is `keep_closed` here (the spec calls it K too)."""
+    support a step needs, R = 2J the refutation (and settle) count, S = L the tolerance. The
+    keep-closed duration of section 5 is `keep_closed` here (the spec calls it K too)."""
 
     def __init__(self, kinds, cal, lateness=5, max_ahead=300, jump_confirm=8,
                  max_pending=4096, late_update=False, keep_closed=3600, early=0,

@@ -343,7 +343,8 @@ def test_engine_early_results():
 def test_pipeline_summary_bytes_and_fields(tmp_path):
     """bytes: the raw bytes read, line ends included (a file's size), CRLF and a missing final
     newline too; every field kuniq prints is there."""
-    data = b'{"uid":"a","ts":1468244384}\n{"uid":"b","ts":1468244385}\r\n{"uid":"c","ts":1468244386}'
+    data = (b'{"uid":"a","ts":1468244384}\n{"uid":"b","ts":1468244385}\r\n'
+            b'{"uid":"c","ts":1468244386}')
     path = tmp_path / "three.jsonl"
     path.write_bytes(data)
     _, summary = oracle.run([str(path)])
