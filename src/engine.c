@@ -227,6 +227,9 @@ static void emit_revisions(engine *e)
 				continue;
 			if (w->emitted)
 				w->revision++;
+			else
+				remember_closed(
+				    e, k, w); /* created by a late frame: its first emission */
 			emit(e, k, w, true, w->revision);
 			w->emitted = true;
 			w->changed = false;
@@ -371,6 +374,24 @@ static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 	if (e->g_set && (end <= e->g || is_closed(e, k, s, end))) {
 		add_late(e, k, f->ts, f->hash);
 		return NULL;
+	}
+	window kw;
+	if (e->cfg.late_update && (w = window_list_find(&e->kept[k], f->ts)) != NULL) {
+		if (w->emitted) {
+			add_late(e, k, f->ts, f->hash);
+			return NULL;
+		}
+		/* created by a late frame, not emitted yet, and on time again after a rewind: the
+		 * same window, open again */
+		window_list_remove(&e->kept[k], w, &kw);
+		if ((w = window_list_insert(&t->open[k], s, end, kw.cnt)) == NULL) {
+			counter_free(kw.cnt);
+			e->stats.oom++;
+			return NULL;
+		}
+		w->frames = kw.frames;
+		w->first_offset = f->offset;
+		return w;
 	}
 	counter *c = counter_new(&e->cfg.counter);
 	if (c == NULL || (w = window_list_insert(&t->open[k], s, end, c)) == NULL) {

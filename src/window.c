@@ -35,12 +35,18 @@ window *window_list_insert(window_list *l, int64_t start, int64_t end, counter *
 	return &l->w[i];
 }
 
+void window_list_remove(window_list *l, window *w, window *out)
+{
+	uint32_t i = (uint32_t)(w - l->w);
+	*out = *w;
+	l->n--;
+	memmove(&l->w[i], &l->w[i + 1], sizeof(window) * (l->n - i));
+	l->last = 0;
+}
+
 void window_list_pop_front(window_list *l, window *out)
 {
-	*out = l->w[0];
-	l->n--;
-	memmove(&l->w[0], &l->w[1], sizeof(window) * l->n);
-	l->last = 0;
+	window_list_remove(l, &l->w[0], out);
 }
 
 void window_list_drop_before(window_list *l, int64_t t)

@@ -50,6 +50,9 @@ static inline window *window_list_find(window_list *l, int64_t ts)
  * out of memory (cnt is then not taken). */
 window *window_list_insert(window_list *l, int64_t start, int64_t end, counter *cnt);
 
+/* Removes window w (which must be in l), handing its contents (and counter) to *out. */
+void window_list_remove(window_list *l, window *w, window *out);
+
 /* Removes the first window, handing its contents (and counter) to *out. */
 void window_list_pop_front(window_list *l, window *out);
 
