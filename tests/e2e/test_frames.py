@@ -227,7 +227,7 @@ def test_json_test_suite_wrapped(e2e):
     assert len(accepted) == len(k.records) == k.summary["frames_valid"]
     y = [n for n in minute if n[0] == "y"]
     n_ = [n for n in minute if n[0] == "n"]
-    assert len(y) > 90 and len(n_) > 150       # the suite is all there (95 y_, 188 n_)
+    assert (len(y), len(n_)) == (95, 188)      # the suite is all there
     assert [n for n in y if minute[n] not in accepted] == []
     assert [n for n in n_ if minute[n] in accepted] == []
     path = e2e.write("bare.jsonl", b"\n".join(bare) + b"\n")

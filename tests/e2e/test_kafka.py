@@ -265,8 +265,8 @@ def test_historical_replay_of_months(kafka, e2e, kuniq_bin, tmp_path):
     path = e2e.gen("s.jsonl", count=60000, rate=1, step=260, users=2000, frame_size=200,
                    seed=13)
     # one frame every 260 s: a partition's frames are ~1000 s apart (beyond --max-ahead), so
-    # each step of its clock is a jump, confirmed by the next frame (--jump-confirm 1)
-    args = ["-w", "hour,day,week,month,year", "--tz", "Europe/Zurich", "--jump-confirm", "1"]
+    # each step of its clock is a jump, confirmed by the 8 frames after it (default options)
+    args = ["-w", "hour,day,week,month,year", "--tz", "Europe/Zurich"]
     topic = kafka.create_topic(4)
     out = topic + "-out"
     kafka.kcat_load(topic, path)

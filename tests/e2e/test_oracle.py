@@ -100,8 +100,10 @@ def test_classify_limits_and_fields():
 
 
 def test_json_test_suite():
+    if not os.path.isdir(os.path.join(ROOT, "..", "shared")):
+        pytest.skip("../shared is absent (a clone of the repository alone): no JSONTestSuite")
     if not os.path.isdir(SUITE):
-        pytest.fail("JSONTestSuite not found at " + SUITE)
+        pytest.fail("../shared exists but holds no JSONTestSuite at " + SUITE)
     n = 0
     for name in sorted(os.listdir(SUITE)):
         data = open(os.path.join(SUITE, name), "rb").read()

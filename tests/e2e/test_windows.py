@@ -159,13 +159,12 @@ DST = {
 
 @pytest.mark.parametrize("tz", ZONES)
 def test_unusual_time_zones(e2e, tz):
-    # 2011-2016, one frame per 6000 s (every day has 14 or 15); --max-ahead 20000: every step
-    # is a normal one, with three later frames near enough to confirm it (windows close as the
-    # stream goes, not only at its end)
+    # 2011-2016, one frame per 6000 s (every day has 14 or 15), default options: every step of
+    # the clock is a jump (frames more than --max-ahead apart), and windows close as the stream
+    # goes (within J + R = 24 frames), not only at its end
     path = e2e.gen(count=31500, rate=1, step=6000, users=2000, frame_size=100, seed=35,
                    start=ts_of(2011, 1, 1))
-    k, _ = e2e.compare(["-w", "day,week,month,year", "--tz", tz, "--max-ahead", "20000"],
-                       [path])
+    k, _ = e2e.compare(["-w", "day,week,month,year", "--tz", tz], [path])
     kinds = [r["window"] for r in k.records]
     assert kinds.index("week") < len(kinds) - 1 - kinds[::-1].index("day")  # closed as it went
     # every year from 2011 to 2016 (and 2010's last hours west of Greenwich), at local midnight
