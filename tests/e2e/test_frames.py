@@ -227,7 +227,9 @@ def test_json_test_suite_wrapped(e2e):
     assert len(accepted) == len(k.records) == k.summary["frames_valid"]
     y = [n for n in minute if n[0] == "y"]
     n_ = [n for n in minute if n[0] == "n"]
-    assert (len(y), len(n_)) == (95, 188)      # the suite is all there
+    # the suite is all there: 95 y_ and 188 n_ cases, less those that cannot be one line
+    # (a newline or CR inside, or nothing but whitespace): 2 y_ and 5 n_
+    assert (len(y), len(n_)) == (93, 183)
     assert [n for n in y if minute[n] not in accepted] == []
     assert [n for n in n_ if minute[n] in accepted] == []
     path = e2e.write("bare.jsonl", b"\n".join(bare) + b"\n")
