@@ -317,13 +317,24 @@ static bool check(const cli_config *c)
 		fprintf(stderr, "kuniq: FILE arguments and --brokers exclude each other\n");
 		return false;
 	}
+	if (c->exit_at_end && !c->brokers) {
+		fprintf(stderr, "kuniq: -e/--exit-at-end is for Kafka (--brokers); files end by "
+		                "themselves\n");
+		return false;
+	}
+	if (c->clock.max_held < c->clock.confirm) {
+		fprintf(stderr,
+		        "kuniq: --max-pending must be at least --jump-confirm (a frame needs "
+		        "that many later frames to be confirmed)\n");
+		return false;
+	}
 	return true;
 }
 
 cli_status cli_parse(int argc, char **argv, cli_config *cfg)
 {
 	defaults(cfg);
-	optind = 1;
+	optind = 0; /* glibc: a full re-initialisation (an earlier parse may have stopped midway) */
 	int opt;
 	while ((opt = getopt_long(argc, argv, "w:X:ehV", long_opts, NULL)) != -1) {
 		if (opt == 'h') {

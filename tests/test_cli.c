@@ -72,17 +72,29 @@ static void test_rejections(void **state)
 	(void)state;
 	cli_config c;
 	const char *bad[][2] = {
-	    {"-w", "minute,fortnight"}, {"--lateness", "-1"}, {"--lateness", "5s"},
-	    {"--late", "maybe"},        {"--mode", "fuzzy"},  {"-X", "novalue"},
-	    {"--jump-confirm", "0"},    {"--parser", "neon"}, {"--topic", "t"},
+	    {"-w", "minute,fortnight"},
+	    {"--lateness", "-1"},
+	    {"--lateness", "5s"},
+	    {"--late", "maybe"},
+	    {"--mode", "fuzzy"},
+	    {"-X", "novalue"},
+	    {"--jump-confirm", "0"},
+	    {"--parser", "neon"},
+	    {"--topic", "t"},
+	    {"--max-pending", "7"}, /* below the default --jump-confirm 8 */
+	    {"-e", "file"},         /* -e is for Kafka */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(parse(&c, bad[i], 2), CLI_EXIT_USAGE);
 	const char *kafka_and_file[] = {"--brokers", "b", "--topic", "t", "file"};
 	assert_int_equal(parse(&c, kafka_and_file, 5), CLI_EXIT_USAGE);
-	const char *kafka[] = {"--brokers", "b", "--topic", "t", "--from-beginning"};
-	assert_int_equal(parse(&c, kafka, 5), CLI_RUN);
+	const char *kafka[] = {"--brokers", "b", "--topic", "t", "--from-beginning", "-e"};
+	assert_int_equal(parse(&c, kafka, 6), CLI_RUN);
 	assert_true(c.from_beginning);
+	assert_true(c.exit_at_end);
+	const char *pending[] = {"--jump-confirm", "4", "--max-pending", "4"};
+	assert_int_equal(parse(&c, pending, 4), CLI_RUN);
+	assert_int_equal(c.clock.max_held, 4);
 	assert_string_equal(c.group, "kuniq");
 }
 

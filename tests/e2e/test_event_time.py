@@ -820,7 +820,7 @@ CHAOS = [
     dict(seed=65, bitflip_prob=0.5, malformed_prob=0.1, string_ts_prob=0.5,
          args=["--jump-confirm", "1", "--late", "update", "-w", "minute,hour,day,week"]),
     dict(seed=66, rate=1, step=350, args=["-w", "minute,hour,day"]),   # every frame a jump
-    dict(seed=67, bitflip_prob=0.02, args=["--max-pending", "1", "--jump-confirm", "16"]),
+    dict(seed=67, bitflip_prob=0.02, args=["--max-pending", "16", "--jump-confirm", "16"]),
     dict(seed=68, garbage_at=2000, garbage_count=40, garbage_ts=ts_of(2030, 1, 1),
          bitflip_prob=0.01, args=["--late", "update", "-w", "minute,hour,year"]),
     dict(seed=69, pause_every=30, pause=5000, bitflip_prob=0.02, bitflip_bits="0-12",
