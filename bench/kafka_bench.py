@@ -5,7 +5,7 @@ Run by `make bench-kafka` (after `make`). On the local broker of scripts/kafka:
 
 1. Loads the generator's 1,000,000-frame sample-shaped stream (build/kuniq-gen defaults: ~2 KB
    frames, 1000 frames per event second, 100,000 users) into a 4-partition topic with kcat
-   (random partitioning), plus one closing frame per partition 120 s of event time later, so
+   (random partitioning), plus four closing frames per partition 120 s of event time later, so
    that kuniq's last minute of the stream becomes final exactly when every partition has been
    read to its end (no idle timeout involved in the measurement).
 2. Measures, in the same run, reading that topic from the beginning to its end:
@@ -84,8 +84,10 @@ def load(addr, topic, path, partitions, tail_ts):
         subprocess.run(KCAT_P + ["-b", addr, "-t", topic, "-p", "-1"], stdin=f, check=True)
     dt = time.monotonic() - t0
     for p in range(partitions):
-        line = b'{"uid":"closing-%d","ts":%d}\n' % (p, tail_ts)
-        subprocess.run(KCAT_P + ["-b", addr, "-t", topic, "-p", str(p)], input=line,
+        # K + 1 = 4 closing frames: the first is confirmed by the 3 after it (a step), which
+        # moves the partition's clock past the stream's last minute
+        lines = b"".join(b'{"uid":"closing-%d","ts":%d}\n' % (p, tail_ts + i) for i in range(4))
+        subprocess.run(KCAT_P + ["-b", addr, "-t", topic, "-p", str(p)], input=lines,
                        check=True)
     return dt
 
@@ -278,7 +280,7 @@ def main():
     topic, admin = create_topic(addr, a.partitions)
     log("loading into %s (%d partitions) with kcat" % (topic, a.partitions))
     load_s = load(addr, topic, data, a.partitions, top + 120)
-    frames = a.count + a.partitions
+    frames = a.count + 4 * a.partitions
     last_minute = top // 60 * 60
 
     results = {"kcat": [], "kuniq": [], "python": []}
