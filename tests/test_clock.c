@@ -54,6 +54,13 @@ static void offer(event_clock *c, int64_t ts, int64_t offset)
 	clock_offer(c, &f);
 }
 
+/* n frames at ts, offsets from *off on. */
+static void feed(event_clock *c, int64_t ts, int n, int64_t *off)
+{
+	for (int i = 0; i < n; i++)
+		offer(c, ts, (*off)++);
+}
+
 static int64_t last_wm(const rec *r)
 {
 	assert_true(r->nwm > 0);
@@ -129,8 +136,7 @@ static void test_forward_flip_rejected(void **state)
 		rec r;
 		event_clock *c = make(&r, 8, 4096);
 		int64_t off = 0;
-		for (int i = 0; i < 20; i++)
-			offer(c, T, off++);
+		feed(c, T, 20, &off);
 		int64_t before = c->now;
 		offer(c, T + (1LL << k), off++);
 		for (int i = 0; i < 40; i++) {
@@ -215,18 +221,15 @@ static void test_genuine_jump_settles(void **state)
 	rec r;
 	event_clock *c = make(&r, 8, 4096);
 	int64_t off = 0, D = 86400;
-	for (int i = 0; i < 20; i++)
-		offer(c, T, off++);
-	for (int i = 0; i < 8; i++)
-		offer(c, T + D, off++);
+	feed(c, T, 20, &off);
+	feed(c, T + D, 8, &off);
 	assert_int_equal(c->now, T); /* the first jump frame has 7 supporters */
 	offer(c, T + D, off++);
 	assert_int_equal(c->now, T + D);
 	assert_int_equal(last_wm(&r), T - 5); /* not settled */
 	assert_int_equal(c->settle, 15);      /* R = 16, and the confirming frame counts */
 	offer(c, T + 3, off++);               /* a straggler: far behind, waits in B */
-	for (int i = 0; i < 14; i++)
-		offer(c, T + D, off++);
+	feed(c, T + D, 14, &off);
 	assert_int_equal(last_wm(&r), T - 5);
 	assert_int_equal(c->settle, 1);
 	offer(c, T + D, off++); /* R frames, but the stream has not moved on from T+D yet */
@@ -251,20 +254,16 @@ static void test_false_jump_undone(void **state)
 	rec r;
 	event_clock *c = make(&r, 8, 4096);
 	int64_t off = 0, G = 4070908800LL; /* 2099-01-01 */
-	for (int i = 0; i < 20; i++)
-		offer(c, T, off++);
-	for (int i = 0; i < 16; i++)
-		offer(c, G, off++);
+	feed(c, T, 20, &off);
+	feed(c, G, 16, &off);
 	assert_int_equal(c->now, G);
-	for (int i = 0; i < 7; i++)
-		offer(c, T + 1, off++);
+	feed(c, T + 1, 7, &off);
 	assert_int_equal(c->now, G);
 	offer(c, T + 1, off++); /* the 8th frame behind: rewind to their lower median */
 	assert_int_equal(c->now, T + 1);
 	for (int w = 0; w < r.nwm; w++)
 		assert_true(r.wm[w] <= T + 1 - 5);
-	for (int i = 0; i < 30; i++)
-		offer(c, T + 2, off++);
+	feed(c, T + 2, 30, &off);
 	assert_int_equal(c->now, T + 2);
 	clock_finish(c);
 	assert_int_equal(r.nadded, (int)off); /* the burst too: counted where it landed */
@@ -278,15 +277,12 @@ static void test_constant_burst_never_settles(void **state)
 	rec r;
 	event_clock *c = make(&r, 8, 4096);
 	int64_t off = 0, G = T + 365LL * 86400;
-	for (int i = 0; i < 20; i++)
-		offer(c, T, off++);
-	for (int i = 0; i < 100; i++)
-		offer(c, G, off++);
+	feed(c, T, 20, &off);
+	feed(c, G, 100, &off);
 	assert_int_equal(c->now, G);
 	assert_int_equal(c->settle, 1);
 	assert_int_equal(last_wm(&r), T - 5);
-	for (int i = 0; i < 8; i++)
-		offer(c, T + 1, off++);
+	feed(c, T + 1, 8, &off);
 	assert_int_equal(c->now, T + 1);
 	for (int w = 0; w < r.nwm; w++)
 		assert_true(r.wm[w] <= T + 1 - 5);
@@ -301,13 +297,11 @@ static void test_long_false_jump_rewinds(void **state)
 	rec r;
 	event_clock *c = make(&r, 8, 4096);
 	int64_t off = 0, G = T + 365LL * 86400;
-	for (int i = 0; i < 20; i++)
-		offer(c, T, off++);
+	feed(c, T, 20, &off);
 	for (int i = 0; i < 24; i++)
 		offer(c, G + i, off++);
 	assert_true(last_wm(&r) > G);
-	for (int i = 0; i < 8; i++)
-		offer(c, T + 1, off++);
+	feed(c, T + 1, 8, &off);
 	assert_int_equal(c->now, T + 1);
 	assert_int_equal(last_wm(&r), T + 1 - 5);
 	assert_true(r.rewind[r.nwm - 1]);
