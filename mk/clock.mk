@@ -14,11 +14,13 @@ build/fuzz/fuzz_clock: fuzz/fuzz_clock.c src/clock.c src/clock.h
 .PHONY: fuzz-clock fuzz-clock-ci
 fuzz-clock-ci: build/fuzz/fuzz_clock
 	rm -rf build/fuzz/clock-ci-corpus
-	mkdir -p build/fuzz/clock-ci-corpus
+	mkdir -p build/fuzz/clock-ci-corpus build/fuzz/clock-artifacts
 	build/fuzz/fuzz_clock -seed=1 -max_total_time=$(FUZZ_CLOCK_CI_TIME) -max_len=4096 \
-		-print_final_stats=1 build/fuzz/clock-ci-corpus
+		-artifact_prefix=build/fuzz/clock-artifacts/ -print_final_stats=1 \
+		build/fuzz/clock-ci-corpus
 fuzz-clock: build/fuzz/fuzz_clock
-	mkdir -p build/fuzz/clock-corpus
-	build/fuzz/fuzz_clock -max_total_time=$(FUZZ_TIME) -max_len=4096 build/fuzz/clock-corpus
+	mkdir -p build/fuzz/clock-corpus build/fuzz/clock-artifacts
+	build/fuzz/fuzz_clock -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+		-artifact_prefix=build/fuzz/clock-artifacts/ build/fuzz/clock-corpus
 
 TEST_BG += fuzz-clock-ci
