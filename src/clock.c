@@ -237,8 +237,7 @@ void clock_offer(event_clock *c, const clock_frame *f)
 	place(c, f);
 }
 
-/* ---- idleness and the end ---------------------------------------------------------------------
- */
+/* ---- idleness and the end ------------------------------------------------------------------ */
 
 bool clock_live(const event_clock *c, int64_t wall)
 {

@@ -225,11 +225,11 @@ static void emit_revisions(engine *e)
 			window *w = &l->w[i];
 			if (!w->changed)
 				continue;
+			/* not emitted yet: created by a late frame; its first emission closes it */
 			if (w->emitted)
 				w->revision++;
 			else
-				remember_closed(
-				    e, k, w); /* created by a late frame: its first emission */
+				remember_closed(e, k, w);
 			emit(e, k, w, true, w->revision);
 			w->emitted = true;
 			w->changed = false;

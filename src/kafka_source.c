@@ -103,12 +103,10 @@ static part *part_get(ksrc *k, int32_t id, bool create)
 	return &k->parts[id];
 }
 
-/* Offset up to which this partition may be committed (exclusive), or -1. */
-static int64_t commit_point(const ksrc *k, const part *p)
+/* The partition's safe offset (commit_plan.h); a partition never given an input read nothing. */
+static int64_t safe_offset(const ksrc *k, const part *p)
 {
-	if (p->input < 0)
-		return -1;
-	return commit_plan_point(&p->ofs, ingest_safe_offset(k->in, p->input));
+	return p->input < 0 ? INT64_MAX : ingest_safe_offset(k->in, p->input);
 }
 
 /* ---- commits ------------------------------------------------------------------------------- */
@@ -180,8 +178,7 @@ static bool snapshot(ksrc *k, const rd_kafka_topic_partition_list_t *only)
 			continue;
 		if (only && !rd_kafka_topic_partition_list_find(only, k->topic, i))
 			continue;
-		if (p->input >= 0 &&
-		    commit_plan_snapshot(&p->ofs, ingest_safe_offset(k->in, p->input)))
+		if (commit_plan_snapshot(&p->ofs, safe_offset(k, p)))
 			any = true;
 	}
 	/* results on stdio streams are "delivered" once flushed */
@@ -264,7 +261,7 @@ static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
 		if (!p || !p->assigned)
 			continue;
 		if (!k->closing) {
-			int64_t c = commit_point(k, p);
+			int64_t c = commit_plan_point(&p->ofs, safe_offset(k, p));
 			if (c >= 0 && c < p->ofs.next)
 				held++;
 		}
