@@ -44,6 +44,16 @@ static const char usage_text[] =
     "  -e, --exit-at-end       stop once every assigned partition is read to its end: the\n"
     "                          end of input (every open window is emitted)\n"
     "      --stdout            also print results on stdout when writing to a topic\n"
+    "      --instance-id ID    this process's id in the group (default 0): a restart with the\n"
+    "                          same group and id takes over at once and fences the old one\n"
+    "      --at-least-once     no state topic, no transactions (the default is exactly once)\n"
+    "      --changelog-topic NAME  topic holding the state (default GROUP-kuniq-state)\n"
+    "      --checkpoint-interval S seconds between commits of results, state and offsets\n"
+    "                          (default 1; results become visible at commits)\n"
+    "Files:\n"
+    "      --checkpoint FILE   save the state to FILE every --checkpoint-interval (default 10\n"
+    "                          for files) and resume from it: a killed run goes on where its\n"
+    "                          last checkpoint stood (regular files only, not pipes)\n"
     "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
     "\n"
     "  -h, --help              this text\n"
@@ -73,6 +83,12 @@ enum {
 	OPT_OUTPUT_TOPIC,
 	OPT_FROM_BEGINNING,
 	OPT_STDOUT,
+	OPT_INSTANCE,
+	OPT_AT_LEAST_ONCE,
+	OPT_EXACTLY_ONCE,
+	OPT_CHANGELOG,
+	OPT_CKPT_INTERVAL,
+	OPT_CHECKPOINT,
 };
 
 static const struct option long_opts[] = {
@@ -101,6 +117,12 @@ static const struct option long_opts[] = {
     {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
     {"exit-at-end", no_argument, NULL, 'e'},
     {"stdout", no_argument, NULL, OPT_STDOUT},
+    {"instance-id", required_argument, NULL, OPT_INSTANCE},
+    {"at-least-once", no_argument, NULL, OPT_AT_LEAST_ONCE},
+    {"exactly-once", no_argument, NULL, OPT_EXACTLY_ONCE},
+    {"changelog-topic", required_argument, NULL, OPT_CHANGELOG},
+    {"checkpoint-interval", required_argument, NULL, OPT_CKPT_INTERVAL},
+    {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -123,6 +145,9 @@ static void defaults(cli_config *c)
 	c->idle_timeout = 10;
 	c->parser = FRAME_IMPL_AUTO;
 	c->group = "kuniq";
+	c->instance_id = "0";
+	c->exactly_once = true;
+	c->checkpoint_interval = -1; /* unset: 1 s for Kafka, 10 s for files */
 }
 
 /* Integer in [lo, hi]; complains and returns false otherwise. */
@@ -298,6 +323,28 @@ static bool apply(cli_config *c, int opt, char *arg)
 	case OPT_STDOUT:
 		c->stdout_in_kafka = true;
 		return true;
+	case OPT_INSTANCE:
+		c->instance_id = arg;
+		return true;
+	case OPT_AT_LEAST_ONCE:
+		c->exactly_once = false;
+		return true;
+	case OPT_EXACTLY_ONCE:
+		c->exactly_once = true;
+		return true;
+	case OPT_CHANGELOG:
+		c->changelog_topic = arg;
+		return true;
+	case OPT_CKPT_INTERVAL:
+		ok = parse_seconds("checkpoint-interval", arg, &c->checkpoint_interval);
+		if (ok && c->checkpoint_interval < 0.01) {
+			fprintf(stderr, "kuniq: --checkpoint-interval: at least 0.01 s\n");
+			ok = false;
+		}
+		return ok;
+	case OPT_CHECKPOINT:
+		c->checkpoint = arg;
+		return true;
 	default:
 		return false;
 	}
@@ -320,6 +367,11 @@ static bool check(const cli_config *c)
 	if (c->exit_at_end && !c->brokers) {
 		fprintf(stderr, "kuniq: -e/--exit-at-end is for Kafka (--brokers); files end by "
 		                "themselves\n");
+		return false;
+	}
+	if (c->checkpoint && c->brokers) {
+		fprintf(stderr, "kuniq: --checkpoint is for files; in Kafka mode the state is kept "
+		                "in the changelog topic\n");
 		return false;
 	}
 	if (c->clock.max_held < c->clock.confirm) {

@@ -30,8 +30,13 @@ typedef struct cli_config {
 	const char *group;
 	const char *output_topic;
 	bool from_beginning;
-	bool exit_at_end;     /* -e: every assigned partition at its end is the end of input */
-	bool stdout_in_kafka; /* --stdout: also print results when writing to a Kafka topic */
+	bool exit_at_end;        /* -e: every assigned partition at its end is the end of input */
+	bool stdout_in_kafka;    /* --stdout: also print results when writing to a Kafka topic */
+	const char *instance_id; /* static membership and transactional id (default "0") */
+	bool exactly_once;       /* default; --at-least-once clears it */
+	const char *changelog_topic;   /* NULL: "<group>-kuniq-state" */
+	double checkpoint_interval;    /* seconds; < 0: the mode's default */
+	const char *checkpoint;        /* --checkpoint FILE (files), or NULL */
 	const char *x_keys[CLI_MAX_X]; /* -X key=value, split; point into argv (value after '=') */
 	const char *x_vals[CLI_MAX_X];
 	int nx;

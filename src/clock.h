@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "state.h"
+
 typedef struct clock_frame {
 	int64_t ts;
 	uint64_t hash;
@@ -79,5 +81,11 @@ void clock_finish(event_clock *c);
 
 /* Smallest offset among frames the clock holds (held and behind), or INT64_MAX. */
 int64_t clock_min_offset(const event_clock *c);
+
+/* Checkpoints (clock_state.c): appends the clock's state to b; clock_load reads it back into a
+ * clock initialised with the same configuration. clock_load returns 0, or -1 when the bytes are
+ * malformed or exceed the configuration's bounds. */
+void clock_save(const event_clock *c, state_buf *b);
+int clock_load(event_clock *c, state_rd *r);
 
 #endif

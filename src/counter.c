@@ -106,6 +106,11 @@ static int to_sketch(counter *c)
 
 int counter_add(counter *c, uint64_t hash)
 {
+	return counter_insert(c, hash) < 0 ? -1 : 0;
+}
+
+int counter_insert(counter *c, uint64_t hash)
+{
 	if (c->sk) {
 		ell_add(c->sk, hash);
 		return 0;
@@ -117,7 +122,7 @@ int counter_add(counter *c, uint64_t hash)
 		ell_add(c->sk, hash);
 		return 0;
 	}
-	return exactset_add(&c->set, hash) < 0 ? -1 : 0;
+	return exactset_add(&c->set, hash);
 }
 
 void counter_prefetch(const counter *c, uint64_t hash)

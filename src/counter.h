@@ -35,6 +35,9 @@ void counter_free(counter *c);
 
 /* Adds one item. Returns 0, or -1 when out of memory (the counter stays valid). */
 int counter_add(counter *c, uint64_t hash);
+/* The same, returning 1 when the item was new to an exact set (0 when already there or when the
+ * counter is a sketch), so a caller can log what changed (incremental checkpoints). */
+int counter_insert(counter *c, uint64_t hash);
 /* Optional: hints the CPU to fetch the memory counter_add(c, hash) will touch. */
 void counter_prefetch(const counter *c, uint64_t hash);
 

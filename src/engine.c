@@ -20,41 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "window.h"
-
-typedef struct task {
-	window_list open[WINDOW_KIND_COUNT];
-	engine_role role;
-	bool wm_set; /* wm is valid */
-	int64_t wm;
-} task;
-
-/* A frame as the engine sees it. */
-typedef struct frame_ref {
-	int64_t ts;
-	uint64_t hash;
-	int64_t offset;
-} frame_ref;
-
-/* The last emitted windows of one kind (section 4, closed windows). */
-typedef struct closed_ring {
-	int64_t start[ENGINE_CLOSED_MEMORY];
-	uint32_t next, n;
-	int64_t max_end; /* largest end ever emitted */
-} closed_ring;
-
-struct engine {
-	engine_cfg cfg;
-	result_sink sink;
-	task *tasks;
-	int ntasks;
-	bool g_set;
-	int64_t g;
-	bool g_dropped;                      /* G decreased once: closed windows may lie above it */
-	window_list kept[WINDOW_KIND_COUNT]; /* --late update: emitted windows still correctable */
-	closed_ring *closed[WINDOW_KIND_COUNT]; /* selected kinds only */
-	engine_stats stats;
-};
+#include "engine_impl.h"
 
 engine *engine_new(const engine_cfg *cfg, result_sink sink)
 {
@@ -88,6 +54,7 @@ void engine_free(engine *e)
 		free(e->closed[k]);
 	}
 	free(e->tasks);
+	free(e->gone);
 	free(e);
 }
 
@@ -106,6 +73,52 @@ int engine_input_add(engine *e)
 static bool selected(const engine *e, int k)
 {
 	return (e->cfg.kinds >> k) & 1u;
+}
+
+/* ---- windows leaving ------------------------------------------------------------------------ */
+
+void engine_window_gone(engine *e, int owner, int k, window *w)
+{
+	if (w->saved) {
+		if (e->ngone == e->gone_cap) {
+			size_t ncap = e->gone_cap ? e->gone_cap * 2 : 16;
+			struct gone *ng = realloc(e->gone, sizeof(*ng) * ncap);
+			if (ng == NULL)
+				e->gone_oom = true;
+			else {
+				e->gone = ng;
+				e->gone_cap = ncap;
+			}
+		}
+		if (e->ngone < e->gone_cap)
+			e->gone[e->ngone++] =
+			    (struct gone){owner, k, w->start, w->parts, w->deltas};
+	}
+	window_release(w);
+}
+
+/* Forgets that w is in the checkpoint (its records are deleted next time) but keeps its
+ * contents: the window lives on under another owner. */
+static void unsave(engine *e, int owner, int k, window *w)
+{
+	counter *c = w->cnt;
+	w->cnt = NULL;
+	engine_window_gone(e, owner, k, w);
+	w->cnt = c;
+	w->saved = false;
+	w->parts = w->deltas = 0;
+	w->dirty = true;
+}
+
+typedef struct kept_ctx {
+	engine *e;
+	int k;
+} kept_ctx;
+
+static void drop_kept(void *ctx, window *w)
+{
+	kept_ctx *c = ctx;
+	engine_window_gone(c->e, -1, c->k, w);
 }
 
 /* ---- emission ---------------------------------------------------------------------------- */
@@ -129,7 +142,7 @@ static void emit(engine *e, int k, const window *w, bool final, uint32_t revisio
 		e->stats.emit_errors++;
 }
 
-/* Folds b into a (same window); b's counter is freed. */
+/* Folds b into a (same window); b is released. */
 static void absorb(engine *e, window *a, window *b)
 {
 	if (counter_merge(a->cnt, b->cnt) != 0)
@@ -137,7 +150,7 @@ static void absorb(engine *e, window *a, window *b)
 	a->frames += b->frames;
 	if (b->first_offset < a->first_offset)
 		a->first_offset = b->first_offset;
-	counter_free(b->cnt);
+	window_release(b);
 }
 
 /* Takes the earliest window of kind k with end <= limit out of all tasks, merged. */
@@ -158,6 +171,7 @@ static bool take_final(engine *e, int k, int64_t limit, window *out)
 			continue;
 		window w;
 		window_list_pop_front(l, &w);
+		unsave(e, i, k, &w); /* the merged window is a new one */
 		if (!have)
 			*out = w;
 		else
@@ -171,12 +185,13 @@ static void keep(engine *e, int k, window *w)
 {
 	window *kw = window_list_insert(&e->kept[k], w->start, w->end, w->cnt);
 	if (kw == NULL) {
-		counter_free(w->cnt);
+		window_release(w);
 		e->stats.oom++;
 		return;
 	}
 	kw->frames = w->frames;
 	kw->emitted = true;
+	kw->dirty = true;
 }
 
 static void remember_closed(engine *e, int k, const window *w)
@@ -188,6 +203,7 @@ static void remember_closed(engine *e, int k, const window *w)
 		r->n++;
 	if (w->end > r->max_end)
 		r->max_end = w->end;
+	e->closed_dirty[k] = true;
 }
 
 /* True when the window [start, end) of kind k was emitted and G has since dropped below end. */
@@ -212,7 +228,7 @@ static void emit_finals(engine *e, int64_t limit)
 			if (e->cfg.late_update && limit != INT64_MAX)
 				keep(e, k, &w);
 			else
-				counter_free(w.cnt);
+				window_release(&w);
 		}
 	}
 }
@@ -233,6 +249,7 @@ static void emit_revisions(engine *e)
 			emit(e, k, w, true, w->revision);
 			w->emitted = true;
 			w->changed = false;
+			w->dirty = true;
 		}
 	}
 }
@@ -288,8 +305,11 @@ static void advance_to(engine *e, int64_t g)
 	if (e->cfg.late_update) {
 		emit_revisions(e);
 		if (g != INT64_MAX)
-			for (int k = 0; k < WINDOW_KIND_COUNT; k++)
-				window_list_drop_before(&e->kept[k], g - e->cfg.keep_closed);
+			for (int k = 0; k < WINDOW_KIND_COUNT; k++) {
+				kept_ctx c = {e, k};
+				window_list_drop_before(&e->kept[k], g - e->cfg.keep_closed,
+				                        drop_kept, &c);
+			}
 	}
 	int64_t E = e->cfg.early;
 	if (E > 0 && had && g != INT64_MAX) {
@@ -336,6 +356,18 @@ static void maybe_advance(engine *e)
 		advance_to(e, c);
 }
 
+/* Adds one item to a window; with tracking on, logs it when new to an exact set. */
+static inline void count(engine *e, window *w, uint64_t hash)
+{
+	int r = counter_insert(w->cnt, hash);
+	if (r < 0)
+		e->stats.oom++;
+	else if (r > 0 && e->track)
+		window_log_item(w, hash);
+	w->frames++;
+	w->dirty = true;
+}
+
 /* ---- adding frames ------------------------------------------------------------------------ */
 
 static void add_late(engine *e, int k, int64_t ts, uint64_t hash)
@@ -356,9 +388,7 @@ static void add_late(engine *e, int k, int64_t ts, uint64_t hash)
 			return;
 		}
 	}
-	if (counter_add(w->cnt, hash) != 0)
-		e->stats.oom++;
-	w->frames++;
+	count(e, w, hash);
 	w->changed = true;
 }
 
@@ -384,6 +414,7 @@ static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 		/* created by a late frame, not emitted yet, and on time again after a rewind: the
 		 * same window, open again */
 		window_list_remove(&e->kept[k], w, &kw);
+		unsave(e, -1, k, &kw);
 		if ((w = window_list_insert(&t->open[k], s, end, kw.cnt)) == NULL) {
 			counter_free(kw.cnt);
 			e->stats.oom++;
@@ -391,6 +422,7 @@ static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 		}
 		w->frames = kw.frames;
 		w->first_offset = f->offset;
+		w->dirty = true;
 		return w;
 	}
 	counter *c = counter_new(&e->cfg.counter);
@@ -418,11 +450,8 @@ static void add(engine *e, task *t, const frame_ref *f)
 		counter_prefetch(w->cnt, f->hash);
 		ws[n++] = w;
 	}
-	for (int i = 0; i < n; i++) {
-		if (counter_add(ws[i]->cnt, f->hash) != 0)
-			e->stats.oom++;
-		ws[i]->frames++;
-	}
+	for (int i = 0; i < n; i++)
+		count(e, ws[i], f->hash);
 }
 
 void engine_add(engine *e, int input, int64_t ts, uint64_t hash, int64_t offset)

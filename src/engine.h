@@ -16,6 +16,7 @@
 #include "calendar.h"
 #include "counter.h"
 #include "result.h"
+#include "state.h"
 
 typedef struct engine_cfg {
 	unsigned kinds;      /* bit (1u << window_kind) per selected kind */
@@ -69,5 +70,33 @@ int64_t engine_input_safe_offset(const engine *e, int input);
 void engine_finish(engine *e);
 
 const engine_stats *engine_get_stats(const engine *e);
+
+/* ---- checkpoints (engine_state.c; record layout in docs/state.md) --------------------------- */
+
+/* With on, items new to exact sets are logged so checkpoints can write only what changed. */
+void engine_track(engine *e, bool on);
+
+typedef struct engine_ckpt {
+	state_sink out;
+	uint64_t identity;
+	const int64_t *ids; /* per engine input: the stable id its records are keyed by (a Kafka
+	                     * partition), or -1: not written (a partition this process lost) */
+	bool full;          /* write everything (a fresh snapshot: files); else what changed */
+	uint64_t records;   /* out: records written (deletions included) */
+	uint64_t bytes;     /* out: value bytes written */
+} engine_ckpt;
+
+/* Writes the engine's records. Returns 0, or -1 when out of memory or out.put failed (the
+ * checkpoint is then unusable: the caller must not commit it). */
+int engine_checkpoint(engine *e, engine_ckpt *ck);
+
+/* Restores the engine's global records (watermark, closed windows, corrected windows, counters)
+ * from m. Returns 0 (also when m holds none: a fresh start), or -1 with a reason in err. */
+int engine_restore(engine *e, const state_map *m, uint64_t identity, char *err, size_t errlen);
+
+/* Restores the records of one input (its watermark, its open windows) keyed by id. Returns 0,
+ * 1 when m holds nothing for id, or -1 with a reason in err. */
+int engine_restore_input(engine *e, int input, int64_t id, const state_map *m, uint64_t identity,
+                         char *err, size_t errlen);
 
 #endif

@@ -154,6 +154,16 @@ void ingest_finish(ingest *in)
 	engine_finish(in->eng);
 }
 
+event_clock *ingest_clock(ingest *in, int input)
+{
+	return &in->inputs[input]->clk;
+}
+
+int ingest_engine_input(const ingest *in, int input)
+{
+	return in->inputs[input]->id;
+}
+
 uint64_t ingest_ts_ahead(const ingest *in)
 {
 	uint64_t n = 0;

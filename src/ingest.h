@@ -70,6 +70,10 @@ int64_t ingest_safe_offset(const ingest *in, int input);
 /* End of input: every clock releases or rejects what it holds; every open window is emitted. */
 void ingest_finish(ingest *in);
 
+/* The event clock of an input, and its engine input id (checkpoints: checkpoint.c). */
+event_clock *ingest_clock(ingest *in, int input);
+int ingest_engine_input(const ingest *in, int input);
+
 /* Frames rejected as ts_ahead by all clocks. */
 uint64_t ingest_ts_ahead(const ingest *in);
 

@@ -57,7 +57,7 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *val, char *er
 	return -1;
 }
 
-rd_kafka_conf_t *kafka_conf_new(const cli_config *cfg, const kafka_kv *defaults, size_t n,
+rd_kafka_conf_t *kafka_conf_new(const kafka_conn *conn, const kafka_kv *defaults, size_t n,
                                 char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -68,13 +68,13 @@ rd_kafka_conf_t *kafka_conf_new(const cli_config *cfg, const kafka_kv *defaults,
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	/* librdkafka logs at level 6 (info) by default; keep warnings and errors only */
 	if (set(conf, "log_level", "4", err, errlen) ||
-	    set(conf, "bootstrap.servers", cfg->brokers, err, errlen))
+	    set(conf, "bootstrap.servers", conn->brokers, err, errlen))
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if (set(conf, defaults[i].key, defaults[i].val, err, errlen))
 			goto fail;
-	for (int i = 0; i < cfg->nx; i++)
-		if (set(conf, cfg->x_keys[i], cfg->x_vals[i], err, errlen))
+	for (int i = 0; i < conn->nx; i++)
+		if (set(conf, conn->x_keys[i], conn->x_vals[i], err, errlen))
 			goto fail;
 	return conf;
 fail:

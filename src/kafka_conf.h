@@ -11,7 +11,23 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "cli.h"
+/* How to reach the brokers: what every Kafka client of kuniq shares (from the command line). */
+typedef struct kafka_conn {
+	const char *brokers;
+	const char *const *x_keys; /* -X key=value pairs, applied last */
+	const char *const *x_vals;
+	int nx;
+} kafka_conn;
+
+/* What a Kafka run ends with; main maps it to an exit status. */
+typedef enum kafka_status {
+	KAFKA_OK = 0,
+	KAFKA_FAILED = 1, /* a runtime failure, reported on stderr */
+	KAFKA_CONFIG = 2, /* a configuration error, reported on stderr */
+	KAFKA_RESTART =
+	    3, /* state in memory is no longer the committed one (an aborted transaction,
+	        * a partition that moved): rebuild everything from the committed state */
+} kafka_status;
 
 typedef struct kafka_kv {
 	const char *key, *val;
@@ -19,7 +35,7 @@ typedef struct kafka_kv {
 
 /* defaults: n key/value pairs. Returns a new conf (the caller owns it until rd_kafka_new takes
  * it) or NULL with a message in err. */
-rd_kafka_conf_t *kafka_conf_new(const cli_config *cfg, const kafka_kv *defaults, size_t n,
+rd_kafka_conf_t *kafka_conf_new(const kafka_conn *conn, const kafka_kv *defaults, size_t n,
                                 char *err, size_t errlen);
 
 /* printf-like line on stderr: "kuniq: kafka: <message>\n". */

@@ -44,6 +44,7 @@ struct kafka_sink {
 	double next_retry; /* kafka_now() after which the retry list is produced again */
 	uint64_t last_error_log;
 	bool fatal;
+	bool in_txn; /* rk is the transactional producer (kafka_commit.h), borrowed */
 	kafka_sink_stats st;
 };
 
@@ -212,6 +213,8 @@ static int emit(void *ctx, const result *r)
 		if (produce(s, seq, key, kl, val, vl) != 0) {
 			mark_done(s, seq);
 			rc = -1;
+		} else if (s->in_txn) {
+			mark_done(s, seq); /* delivered (or not) with its transaction */
 		}
 	}
 	if (s->also.emit && s->also.emit(s->also.ctx, r) != 0)
@@ -219,8 +222,8 @@ static int emit(void *ctx, const result *r)
 	return rc;
 }
 
-kafka_sink *kafka_sink_new(const cli_config *cfg, const calendar *cal, result_sink also, char *err,
-                           size_t errlen)
+kafka_sink *kafka_sink_new(const kafka_conn *conn, const char *topic, const calendar *cal,
+                           result_sink also, rd_kafka_t *txn_producer, char *err, size_t errlen)
 {
 	static const kafka_kv defaults[] = {
 	    {"client.id", "kuniq-producer"},
@@ -236,9 +239,14 @@ kafka_sink *kafka_sink_new(const cli_config *cfg, const calendar *cal, result_si
 	s->cap = 1024;
 	s->cal = *cal;
 	s->also = also;
-	snprintf(s->topic, sizeof s->topic, "%s", cfg->output_topic);
+	snprintf(s->topic, sizeof s->topic, "%s", topic);
+	if (txn_producer) {
+		s->rk = txn_producer;
+		s->in_txn = true;
+		goto topic;
+	}
 	rd_kafka_conf_t *conf =
-	    kafka_conf_new(cfg, defaults, sizeof defaults / sizeof defaults[0], err, errlen);
+	    kafka_conf_new(conn, defaults, sizeof defaults / sizeof defaults[0], err, errlen);
 	if (!conf)
 		goto fail;
 	rd_kafka_conf_set_opaque(conf, s);
@@ -251,9 +259,10 @@ kafka_sink *kafka_sink_new(const cli_config *cfg, const calendar *cal, result_si
 		snprintf(err, errlen, "producer: %s", why);
 		goto fail;
 	}
-	s->rkt = rd_kafka_topic_new(s->rk, cfg->output_topic, NULL);
+topic:
+	s->rkt = rd_kafka_topic_new(s->rk, topic, NULL);
 	if (!s->rkt) {
-		snprintf(err, errlen, "output topic %s: %s", cfg->output_topic,
+		snprintf(err, errlen, "output topic %s: %s", topic,
 		         rd_kafka_err2str(rd_kafka_last_error()));
 		goto fail;
 	}
@@ -280,6 +289,8 @@ bool kafka_sink_delivered(const kafka_sink *s, uint64_t mark)
 
 void kafka_sink_poll(kafka_sink *s)
 {
+	if (s->in_txn)
+		return; /* the transaction serves its producer */
 	rd_kafka_poll(s->rk, 0);
 	if (!s->retry_head || kafka_now() < s->next_retry)
 		return;
@@ -337,7 +348,7 @@ void kafka_sink_free(kafka_sink *s)
 		return;
 	if (s->rkt)
 		rd_kafka_topic_destroy(s->rkt);
-	if (s->rk)
+	if (s->rk && !s->in_txn)
 		rd_kafka_destroy(s->rk); /* drops what is still queued: flush first */
 	while (s->retry_head) {
 		retry_msg *nx = s->retry_head->next;

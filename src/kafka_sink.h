@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "calendar.h"
-#include "cli.h"
+#include "kafka_conf.h"
 #include "result.h"
 
 typedef struct kafka_sink_stats {
@@ -36,11 +36,14 @@ typedef struct kafka_sink_stats {
 
 typedef struct kafka_sink kafka_sink;
 
-/* Creates the producer for cfg->output_topic on cfg->brokers with cfg's -X pairs. `also` is a
- * second sink every result is also given to (e.g. stdout with --stdout); pass {0} for none.
- * Returns NULL with a message in err (always terminated) on a configuration error. */
-kafka_sink *kafka_sink_new(const cli_config *cfg, const calendar *cal, result_sink also, char *err,
-                           size_t errlen);
+/* Creates the producer for topic (conn: brokers and -X pairs). `also` is a second sink every
+ * result is also given to (e.g. stdout with --stdout); pass {0} for none. With txn_producer
+ * (exactly-once, kafka_commit.h) results are produced with it, borrowed, inside its open
+ * transaction: delivery is then the transaction's business (the mark/delivered/flush calls below
+ * report everything delivered). Returns NULL with a message in err (always terminated) on a
+ * configuration error. */
+kafka_sink *kafka_sink_new(const kafka_conn *conn, const char *topic, const calendar *cal,
+                           result_sink also, rd_kafka_t *txn_producer, char *err, size_t errlen);
 
 /* The result_sink to hand to engine_new. */
 result_sink kafka_sink_result_sink(kafka_sink *s);

@@ -29,6 +29,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "changelog.h"
+#include "checkpoint.h"
 #include "commit_plan.h"
 #include "frame.h"
 #include "kafka_conf.h"
@@ -54,7 +56,7 @@ typedef struct part {
 } part;
 
 typedef struct ksrc {
-	const cli_config *cfg;
+	const kafka_source_cfg *cfg;
 	ingest *in;
 	kafka_sink *out;
 	rd_kafka_t *rk;
@@ -78,6 +80,10 @@ typedef struct ksrc {
 	int last_err; /* consumer error events: same error again is logged after 10 s */
 	double last_err_at;
 	kafka_source_stats st;
+	/* exactly once (cfg->txn) */
+	state_map *state; /* the committed state read at start: restores partitions as assigned */
+	double next_ckpt;
+	checkpoint_stats last_ckpt;
 } ksrc;
 
 /* ---- partitions ---------------------------------------------------------------------------- */
@@ -219,6 +225,124 @@ static int commit_now(ksrc *k, const rd_kafka_topic_partition_list_t *only, int 
 	return 0;
 }
 
+/* ---- exactly once (kafka_commit.h) ---------------------------------------------------------- */
+
+/* Writes the state of the assigned partitions and commits it with the results and offsets. */
+static kafka_status eos_commit(ksrc *k)
+{
+	checkpoint_input *ins = malloc(sizeof(*ins) * (size_t)(k->nparts ? k->nparts : 1));
+	rd_kafka_topic_partition_list_t *ofs = rd_kafka_topic_partition_list_new(4);
+	size_t n = 0;
+	for (int i = 0; ins && i < k->nparts; i++) {
+		part *p = &k->parts[i];
+		if (!p->assigned || p->input < 0)
+			continue;
+		ins[n++] = (checkpoint_input){p->input, i, {p->ofs.next, 0, 0}};
+		if (p->ofs.next >= 0)
+			rd_kafka_topic_partition_list_add(ofs, k->topic, i)->offset = p->ofs.next;
+	}
+	fflush(NULL); /* results on stdio streams go out before their state is committed */
+	kafka_status st;
+	if (!ins ||
+	    checkpoint_write(k->in, ins, n, k->cfg->identity, kafka_txn_state_sink(k->cfg->txn),
+	                     false, &k->last_ckpt) != 0) {
+		kafka_log("error: writing the checkpoint failed (out of memory?): aborting; "
+		          "rebuilding from the committed state");
+		kafka_txn_abort(k->cfg->txn);
+		st = KAFKA_RESTART;
+	} else {
+		st = kafka_txn_commit(k->cfg->txn, k->rk, ofs);
+	}
+	free(ins);
+	rd_kafka_topic_partition_list_destroy(ofs);
+	if (st == KAFKA_OK)
+		k->st.commits++;
+	return st;
+}
+
+/* Reads the committed state, checks every record, restores the global part. */
+static kafka_status eos_restore(ksrc *k)
+{
+	const kafka_source_cfg *c = k->cfg;
+	char err[512];
+	changelog_stats cs;
+	k->state = state_map_new();
+	if (!k->state) {
+		kafka_log("error: out of memory");
+		return KAFKA_FAILED;
+	}
+	if (changelog_create(&c->conn, c->state_topic, err, sizeof err) != 0 ||
+	    changelog_read(&c->conn, c->state_topic, k->state, &cs, 120, err, sizeof err) != 0) {
+		kafka_log("error: %s", err);
+		return KAFKA_FAILED;
+	}
+	size_t pos = 0, len;
+	const char *key;
+	const uint8_t *val;
+	state_rd r;
+	while (state_map_next(k->state, &pos, &key, &val, &len)) {
+		const char *why = state_open(key, val, len, c->identity, &r);
+		if (why) {
+			kafka_log(
+			    "error: state topic %s: record %s is corrupt or foreign (%s): refusing "
+			    "to start, since counts restored from it could be wrong. If the topic "
+			    "belongs to another configuration, use another --group or "
+			    "--state-topic; to start over, delete the state topic and the group",
+			    c->state_topic, key, why);
+			return KAFKA_FAILED;
+		}
+	}
+	if (checkpoint_restore(k->in, k->state, c->identity, err, sizeof err) != 0) {
+		kafka_log("error: state topic %s: %s: refusing to start", c->state_topic, err);
+		return KAFKA_FAILED;
+	}
+	kafka_log("state restored from %s: %zu records, %.1f MB in %.2f s", c->state_topic,
+	          state_map_count(k->state), (double)state_map_bytes(k->state) / 1e6, cs.seconds);
+	return KAFKA_OK;
+}
+
+/* A partition assigned for the first time in this run: its state from the changelog. */
+static void restore_part(ksrc *k, part *p, int32_t id)
+{
+	checkpoint_pos pos;
+	char err[512];
+	int rc = checkpoint_restore_input(k->in, p->input, id, k->state, k->cfg->identity, &pos,
+	                                  err, sizeof err);
+	if (rc < 0) {
+		kafka_log("error: state topic %s: %s: refusing to go on", k->cfg->state_topic, err);
+		k->rc = KAFKA_FAILED;
+	} else if (rc == 0 && pos.a >= 0) {
+		p->ofs.next = pos.a;
+	}
+}
+
+/* A partition assigned again: the state in memory is still the committed one only if nobody
+ * committed the partition since (another process in the group). */
+static void check_still_ours(ksrc *k, part *p, int32_t id)
+{
+	if (p->ofs.next < 0)
+		return;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, k->topic, id);
+	rd_kafka_resp_err_t e = rd_kafka_committed(k->rk, l, 10000);
+	int64_t c = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e || c != p->ofs.next) {
+		kafka_log("partition %" PRId32 " was committed elsewhere meanwhile (%" PRId64
+		          " vs %" PRId64 "): rebuilding from the committed state",
+		          id, c, p->ofs.next);
+		k->rc = KAFKA_RESTART;
+	}
+}
+
+static void eos_maybe_commit(ksrc *k, double now)
+{
+	if (now < k->next_ckpt)
+		return;
+	k->next_ckpt = now + k->cfg->checkpoint_interval;
+	k->rc = (int)eos_commit(k);
+}
+
 /* ---- rebalancing ---------------------------------------------------------------------------- */
 
 static void came_back(ksrc *k);
@@ -234,11 +358,16 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 			k->rc = 1;
 			continue;
 		}
+		bool fresh = p->input < 0;
 		if (p->input < 0 && (p->input = ingest_input_add(k->in)) < 0) {
 			kafka_log("error: out of memory for partition %" PRId32, tp->partition);
 			k->rc = 1;
 			continue;
 		}
+		if (k->cfg->txn && fresh)
+			restore_part(k, p, tp->partition);
+		else if (k->cfg->txn)
+			check_still_ours(k, p, tp->partition);
 		if (p->ofs.next >= 0)
 			tp->offset = p->ofs.next; /* resume where this process stopped reading */
 		p->assigned = true;
@@ -252,7 +381,19 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 
 static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
 {
-	if (!lost && !k->closing)
+	if (k->cfg->txn && !k->closing && k->rc == 0) {
+		/* their state and offsets are committed before anyone else may take them; lost
+		 * partitions may already be someone else's: this process's state is stale */
+		if (lost) {
+			kafka_log(
+			    "partitions lost (session timed out?): rebuilding from the committed "
+			    "state");
+			kafka_txn_abort(k->cfg->txn);
+			k->rc = KAFKA_RESTART;
+		} else {
+			k->rc = (int)eos_commit(k);
+		}
+	} else if (!k->cfg->txn && !lost && !k->closing)
 		commit_now(k, l, FLUSH_ON_REVOKE_MS);
 	k->pending = false; /* a snapshot may name revoked partitions: never commit those later */
 	int held = 0;
@@ -325,7 +466,7 @@ static void went_down(ksrc *k, const char *reason)
 	kafka_log(
 	    "brokers %s unreachable (%s): waiting for them, reconnecting with backoff; results "
 	    "and commits resume when they are back",
-	    k->cfg->brokers, reason);
+	    k->cfg->conn.brokers, reason);
 }
 
 static void came_back(ksrc *k)
@@ -477,8 +618,8 @@ static void outages(ksrc *k, double now)
 	}
 	if (now - k->down_reminded >= REMIND_EVERY_S) {
 		k->down_reminded = now;
-		kafka_log("still waiting for brokers %s (unreachable for %.0f s)", k->cfg->brokers,
-		          now - k->down_since);
+		kafka_log("still waiting for brokers %s (unreachable for %.0f s)",
+		          k->cfg->conn.brokers, now - k->down_since);
 	}
 }
 
@@ -486,9 +627,15 @@ static void outages(ksrc *k, double now)
 
 static rd_kafka_t *consumer_new(ksrc *k)
 {
-	const cli_config *cfg = k->cfg;
+	const kafka_source_cfg *cfg = k->cfg;
+	char instance[512];
+	snprintf(instance, sizeof instance, "%s-%s", cfg->group, cfg->instance_id);
 	const kafka_kv defaults[] = {
-	    {"group.id", cfg->group ? cfg->group : "kuniq"},
+	    {"group.id", cfg->group},
+	    /* static membership: a restarted process with the same instance id gets its
+	     * partitions back at once instead of after the session timeout */
+	    {"group.instance.id", instance},
+	    {"isolation.level", "read_committed"},
 	    {"client.id", "kuniq"},
 	    {"enable.auto.commit", "false"},
 	    {"enable.auto.offset.store", "false"},
@@ -502,8 +649,8 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	    {"queued.max.messages.kbytes", QUEUE_KBYTES},
 	};
 	char err[512];
-	rd_kafka_conf_t *conf =
-	    kafka_conf_new(cfg, defaults, sizeof defaults / sizeof defaults[0], err, sizeof err);
+	rd_kafka_conf_t *conf = kafka_conf_new(
+	    &cfg->conn, defaults, sizeof defaults / sizeof defaults[0], err, sizeof err);
 	if (!conf) {
 		kafka_log("error: %s", err);
 		return NULL;
@@ -575,6 +722,16 @@ static void print_stats(const ksrc *k)
 		        ",\"results_retried\":%" PRIu64 ",\"results_failed\":%" PRIu64,
 		        o->produced, o->delivered, o->retried, o->failed);
 	}
+	if (k->cfg->txn) {
+		const kafka_txn_stats *t = kafka_txn_get_stats(k->cfg->txn);
+		fprintf(stderr,
+		        ",\"transactions\":%" PRIu64 ",\"aborts\":%" PRIu64
+		        ",\"state_records\":%" PRIu64 ",\"state_bytes\":%" PRIu64
+		        ",\"commit_ms_avg\":%.1f,\"commit_ms_max\":%.1f",
+		        t->commits, t->aborts, t->state_records, t->state_bytes,
+		        t->commits ? t->commit_s * 1e3 / (double)t->commits : 0.0,
+		        t->max_commit_s * 1e3);
+	}
 	fprintf(stderr, "}}\n");
 }
 
@@ -614,7 +771,13 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 			}
 		}
 		tick(k, now);
-		maybe_commit(k, now);
+		if (k->cfg->txn) {
+			kafka_txn_poll(k->cfg->txn);
+			if (k->rc == 0)
+				eos_maybe_commit(k, now);
+		} else {
+			maybe_commit(k, now);
+		}
 		outages(k, now);
 		if (k->cfg->exit_at_end && n <= 0 && all_at_end(k))
 			k->ended = true;
@@ -622,16 +785,23 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 	rd_kafka_queue_destroy(q);
 }
 
-int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_atomic_t *stop)
+kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
+                       volatile sig_atomic_t *stop)
 {
 	ksrc k = {.cfg = cfg, .in = in, .out = out, .topic = cfg->topic};
 	if (!cfg->topic) {
 		kafka_log("error: --topic is required with --brokers");
-		return 2;
+		return KAFKA_CONFIG;
 	}
 	k.rk = consumer_new(&k);
 	if (!k.rk)
-		return 2;
+		return KAFKA_CONFIG;
+	if (cfg->txn && (k.rc = (int)eos_restore(&k)) != KAFKA_OK) {
+		rd_kafka_destroy(k.rk);
+		state_map_free(k.state);
+		return (kafka_status)k.rc;
+	}
+	k.next_ckpt = kafka_now() + cfg->checkpoint_interval;
 	rd_kafka_poll_set_consumer(k.rk);
 	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(sub, cfg->topic, RD_KAFKA_PARTITION_UA);
@@ -641,8 +811,9 @@ int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_a
 		kafka_log("error: subscribe to %s: %s", cfg->topic, rd_kafka_err2str(err));
 		k.rc = 2;
 	} else {
-		kafka_log("consuming %s from %s as group %s", cfg->topic, cfg->brokers,
-		          cfg->group ? cfg->group : "kuniq");
+		kafka_log("consuming %s from %s as group %s, instance %s (%s)", cfg->topic,
+		          cfg->conn.brokers, cfg->group, cfg->instance_id,
+		          cfg->txn ? "exactly once" : "at least once");
 		consume(&k, stop);
 	}
 	/* drain: the batch in hand is processed; deliver results, commit what is safe, leave */
@@ -650,7 +821,11 @@ int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_a
 		kafka_log("every assigned partition read to its end: emitting every open window");
 		ingest_finish(in);
 	}
-	if (k.rc != 2) {
+	if (cfg->txn && k.rc == 0) {
+		if (*stop)
+			kafka_log("stopping: committing results, state and offsets");
+		k.rc = (int)eos_commit(&k);
+	} else if (!cfg->txn && k.rc != 2) {
 		if (*stop)
 			kafka_log("stopping: flushing results and committing offsets");
 		if (commit_now(&k, NULL, FLUSH_AT_EXIT_MS) != 0 && k.rc == 0)
@@ -664,5 +839,6 @@ int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_a
 		k.rc = 1; /* results given up (each reported on stderr) */
 	print_stats(&k);
 	free(k.parts);
-	return k.rc;
+	state_map_free(k.state);
+	return (kafka_status)k.rc;
 }

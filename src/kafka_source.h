@@ -16,8 +16,9 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "cli.h"
 #include "ingest.h"
+#include "kafka_commit.h"
+#include "kafka_conf.h"
 #include "kafka_sink.h"
 
 typedef struct kafka_source_stats {
@@ -30,16 +31,42 @@ typedef struct kafka_source_stats {
 	uint64_t commit_fails; /* offset commits that failed (retried at the next interval) */
 } kafka_source_stats;
 
-/* Consumes cfg->topic as member of cfg->group (default "kuniq") until *stop is set, a fatal
- * error, or (cfg->exit_at_end) every assigned partition is read to its end: that is the end of
- * input, where every open window is emitted before offsets are committed. Frames go to in. out is
- * the Kafka sink the engine emits to, or NULL when results go to stdio streams only (they are
- * flushed before each commit). On stop: the batch in hand is processed, results are flushed to the
- * output topic, safe offsets are committed, and the consumer leaves its group. Open windows are not
- * emitted (the next run recomputes them from the committed offsets): do not call ingest_finish
- * after it. Writes a one-line JSON summary of the Kafka counters to stderr. Returns 0; 1 on a
- * runtime failure (fatal producer error, results given up or left undelivered at exit); 2 on a
- * configuration error (bad -X, unknown property), all reported on stderr. */
-int kafka_run(const cli_config *cfg, ingest *in, kafka_sink *out, volatile sig_atomic_t *stop);
+typedef struct kafka_source_cfg {
+	kafka_conn conn;
+	const char *topic;
+	const char *group; /* consumer group */
+	const char
+	    *instance_id; /* static membership: group.instance.id = "<group>-<instance_id>" */
+	bool from_beginning;
+	bool exit_at_end; /* -e: every assigned partition at its end is the end of input */
+	double idle_timeout;
+	/* exactly once (kafka_commit.h): NULL = at least once (docs/kafka.md) */
+	kafka_txn *txn;
+	const char *state_topic;
+	double checkpoint_interval; /* seconds between commits */
+	uint64_t identity;          /* checkpoint_identity of the run */
+} kafka_source_cfg;
+
+/* Consumes cfg->topic as member of cfg->group until *stop is set, a fatal error, or
+ * (cfg->exit_at_end) every assigned partition is read to its end: that is the end of input, where
+ * every open window is emitted before the last commit. Frames go to in. out is the Kafka sink the
+ * engine emits to, or NULL when results go to stdio streams only.
+ *
+ * Exactly once (cfg->txn): first restores the committed state from cfg->state_topic (the global
+ * part at once, each partition's part when it is assigned, resuming at its committed position),
+ * then every cfg->checkpoint_interval commits results, state and offsets in one transaction
+ * (kafka_commit.h); also on revocation and at the end. A stop commits and leaves open windows
+ * open: the next run restores them. in must be fresh (nothing restored or counted yet).
+ *
+ * At least once: offsets are committed only below frames still in open windows and once the
+ * results before them are delivered; a stop does not emit open windows, the next run recomputes
+ * them from the committed offsets.
+ *
+ * Writes a one-line JSON summary of the Kafka counters to stderr. Returns KAFKA_OK, KAFKA_FAILED
+ * (fatal producer error, fenced, corrupt state, results undelivered), KAFKA_CONFIG (bad -X),
+ * or KAFKA_RESTART (exactly once: the state in memory is not the committed one any more; the
+ * caller rebuilds ingest and engine and runs again). Do not call ingest_finish after it. */
+kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
+                       volatile sig_atomic_t *stop);
 
 #endif

@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "checkpoint.h"
 #include "cli.h"
 #include "engine.h"
+#include "file_resume.h"
 #include "file_source.h"
 #include "frame.h"
 #include "ingest.h"
+#include "kafka_commit.h"
 #include "kafka_sink.h"
 #include "kafka_source.h"
 #include "parse_pool.h"
@@ -42,81 +46,177 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int run_files(const cli_config *cfg, ingest *in)
-{
-	int input = ingest_input_add(in);
-	if (input < 0) {
-		fprintf(stderr, "kuniq: out of memory\n");
-		return 1;
-	}
-	source_run_cfg sc = {.files = cfg->files,
-	                     .nfiles = cfg->nfiles,
-	                     .max_frame = cfg->max_frame,
-	                     .idle_timeout = cfg->idle_timeout,
-	                     .input = input};
-	int rc = source_run(&sc, in, &stop_requested);
-	ingest_finish(in);
-	return rc;
-}
-
-/* Kafka mode: results go to --output-topic (and stdout with --stdout) or to stdout. A stop is
- * not the end of the stream: open windows are not emitted, the next run recomputes them from the
- * committed offsets (docs/kafka.md). */
-static int run_kafka(const cli_config *cfg, ingest *in, kafka_sink *ks)
-{
-	return kafka_run(cfg, in, ks, &stop_requested);
-}
-
-/* The sink results go to: stdout, or the Kafka output topic (also stdout with --stdout). */
-static int make_sink(const cli_config *cfg, stdout_sink *out, kafka_sink **ks, result_sink *sink)
-{
-	*sink = stdout_sink_make(out, stdout, &cfg->engine.cal);
-	*ks = NULL;
-	if (!cfg->brokers || !cfg->output_topic)
-		return 0;
-	char err[512];
-	result_sink also = cfg->stdout_in_kafka ? *sink : (result_sink){0};
-	*ks = kafka_sink_new(cfg, &cfg->engine.cal, also, err, sizeof(err));
-	if (*ks == NULL) {
-		fprintf(stderr, "kuniq: kafka: %s\n", err);
-		return 2;
-	}
-	*sink = kafka_sink_result_sink(*ks);
-	return 0;
-}
-
-/* Builds the pipeline (sink <- engine <- ingest), runs the source, prints the summary. */
-static int run(const cli_config *cfg, const frame_parser *parser)
-{
+/* The pipeline of one run: results sink <- engine <- ingest. */
+typedef struct pipeline {
 	stdout_sink out;
 	kafka_sink *ks;
-	result_sink sink;
-	int rc = make_sink(cfg, &out, &ks, &sink);
-	if (rc != 0)
-		return rc;
-	engine *eng = engine_new(&cfg->engine, sink);
+	engine *eng;
 	ingest in;
+	bool in_ok;
+} pipeline;
+
+static void pipeline_free(pipeline *p)
+{
+	if (p->in_ok)
+		ingest_free(&p->in);
+	engine_free(p->eng);
+	kafka_sink_free(p->ks);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Builds the pipeline on sink. Returns 0, or 1 (reported). */
+static int pipeline_init(pipeline *p, const cli_config *cfg, const frame_parser *parser,
+                         result_sink sink)
+{
+	p->eng = engine_new(&cfg->engine, sink);
 	char err[256];
 	ingest_cfg ic = {.parser = parser,
 	                 .max_frame = cfg->max_frame,
 	                 .threads = cfg->threads,
 	                 .clock = cfg->clock};
-	if (eng == NULL || ingest_init(&in, &ic, eng, err, sizeof(err)) != 0) {
-		fprintf(stderr, "kuniq: %s\n", eng ? err : "out of memory");
-		engine_free(eng);
-		kafka_sink_free(ks);
+	if (p->eng == NULL || ingest_init(&p->in, &ic, p->eng, err, sizeof(err)) != 0) {
+		fprintf(stderr, "kuniq: %s\n", p->eng ? err : "out of memory");
 		return 1;
+	}
+	p->in_ok = true;
+	return 0;
+}
+
+static int finish(const cli_config *cfg, pipeline *p, int rc, double t0)
+{
+	ingest_summary(&p->in, cfg->engine.kinds, now_s() - t0, stderr);
+	if (engine_get_stats(p->eng)->emit_errors)
+		rc = rc ? rc : 1;
+	pipeline_free(p);
+	return rc;
+}
+
+/* ---- files and stdin ---------------------------------------------------------------------- */
+
+static int run_files(const cli_config *cfg, const frame_parser *parser)
+{
+	pipeline p = {0};
+	result_sink sink = stdout_sink_make(&p.out, stdout, &cfg->engine.cal);
+	if (pipeline_init(&p, cfg, parser, sink) != 0) {
+		pipeline_free(&p);
+		return 1;
+	}
+	int input = ingest_input_add(&p.in);
+	if (input < 0) {
+		fprintf(stderr, "kuniq: out of memory\n");
+		pipeline_free(&p);
+		return 1;
+	}
+	file_resume fc;
+	source_pos resume;
+	int rc = file_resume_open(&fc, cfg, &p.in, input, &resume);
+	if (rc != 0) {
+		pipeline_free(&p);
+		return rc;
 	}
 	install_signals();
 	double t0 = now_s();
-	rc = cfg->brokers ? run_kafka(cfg, &in, ks) : run_files(cfg, &in);
-	ingest_summary(&in, cfg->engine.kinds, now_s() - t0, stderr);
-	if (engine_get_stats(eng)->emit_errors)
-		rc = rc ? rc : 1;
-	ingest_free(&in);
-	engine_free(eng);
-	kafka_sink_free(ks);
-	return rc;
+	source_run_cfg sc = {.files = cfg->files,
+	                     .nfiles = cfg->nfiles,
+	                     .max_frame = cfg->max_frame,
+	                     .idle_timeout = cfg->idle_timeout,
+	                     .input = input,
+	                     .resume = fc.path ? &resume : NULL,
+	                     .safe_point = fc.path ? file_resume_tick : NULL,
+	                     .safe_ctx = &fc};
+	rc = source_run(&sc, &p.in, &stop_requested);
+	if (fc.path && stop_requested) {
+		/* a stop with a checkpoint is a pause: open windows stay open for the resume */
+		if (file_resume_save(&fc) != 0)
+			rc = 1;
+	} else {
+		ingest_finish(&p.in);
+		if (fc.path && rc == 0 && file_resume_save(&fc) != 0)
+			rc = 1;
+	}
+	return finish(cfg, &p, rc, t0);
+}
+
+/* ---- Kafka -------------------------------------------------------------------------------- */
+
+/* One Kafka run over a fresh pipeline (and, exactly once, a fresh transactional producer). */
+static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser)
+{
+	kafka_conn conn = {cfg->brokers, cfg->x_keys, cfg->x_vals, cfg->nx};
+	char state_topic[512], tid[512], err[512];
+	snprintf(state_topic, sizeof state_topic, "%s",
+	         cfg->changelog_topic ? cfg->changelog_topic : "");
+	if (!cfg->changelog_topic)
+		snprintf(state_topic, sizeof state_topic, "%s-kuniq-state", cfg->group);
+	snprintf(tid, sizeof tid, "kuniq-%s-%s", cfg->group, cfg->instance_id);
+	kafka_txn *txn = NULL;
+	if (cfg->exactly_once &&
+	    (txn = kafka_txn_new(&conn, tid, state_topic, err, sizeof err)) == NULL) {
+		fprintf(stderr, "kuniq: kafka: error: %s\n", err);
+		return KAFKA_FAILED;
+	}
+	pipeline p = {0};
+	result_sink sink = stdout_sink_make(&p.out, stdout, &cfg->engine.cal);
+	if (cfg->output_topic) {
+		result_sink also = cfg->stdout_in_kafka ? sink : (result_sink){0};
+		p.ks = kafka_sink_new(&conn, cfg->output_topic, &cfg->engine.cal, also,
+		                      txn ? kafka_txn_producer(txn) : NULL, err, sizeof err);
+		if (p.ks == NULL) {
+			fprintf(stderr, "kuniq: kafka: %s\n", err);
+			kafka_txn_free(txn);
+			return KAFKA_CONFIG;
+		}
+		sink = kafka_sink_result_sink(p.ks);
+	}
+	if (pipeline_init(&p, cfg, parser, sink) != 0) {
+		pipeline_free(&p);
+		kafka_txn_free(txn);
+		return KAFKA_FAILED;
+	}
+	engine_track(p.eng, txn != NULL);
+	kafka_source_cfg kc = {
+	    .conn = conn,
+	    .topic = cfg->topic,
+	    .group = cfg->group,
+	    .instance_id = cfg->instance_id,
+	    .from_beginning = cfg->from_beginning,
+	    .exit_at_end = cfg->exit_at_end,
+	    .idle_timeout = cfg->idle_timeout,
+	    .txn = txn,
+	    .state_topic = state_topic,
+	    .checkpoint_interval = cfg->checkpoint_interval > 0 ? cfg->checkpoint_interval : 1.0,
+	    .identity = checkpoint_identity(&cfg->engine, &cfg->clock, cfg->uid_field,
+	                                    cfg->ts_field, cfg->topic),
+	};
+	double t0 = now_s();
+	kafka_status st = kafka_run(&kc, &p.in, p.ks, &stop_requested);
+	if (st == KAFKA_RESTART && !stop_requested) {
+		pipeline_free(&p); /* the summary comes from the run that ends */
+	} else {
+		st = (kafka_status)finish(cfg, &p, (int)st, t0);
+	}
+	kafka_txn_free(txn);
+	return st;
+}
+
+/* Kafka mode: runs until the end; a run that must be rebuilt from the committed state
+ * (exactly once: an aborted transaction, a partition that moved) is started again. */
+static int run_kafka(const cli_config *cfg, const frame_parser *parser)
+{
+	install_signals();
+	for (int restarts = 0;; restarts++) {
+		kafka_status st = kafka_once(cfg, parser);
+		if (st != KAFKA_RESTART || stop_requested)
+			return st == KAFKA_OK ? 0 : st == KAFKA_CONFIG ? 2 : 1;
+		fprintf(stderr, "kuniq: kafka: restarting from the committed state (%d)\n",
+		        restarts + 1);
+		sleep(restarts < 5 ? 1 : 5);
+	}
+}
+
+static int run(const cli_config *cfg, const frame_parser *parser)
+{
+	return cfg->brokers ? run_kafka(cfg, parser) : run_files(cfg, parser);
 }
 
 int main(int argc, char **argv)

@@ -4,10 +4,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+void window_release(window *w)
+{
+	counter_free(w->cnt);
+	free(w->delta);
+	w->cnt = NULL;
+	w->delta = NULL;
+	w->ndelta = w->delta_cap = 0;
+}
+
+int window_log_item(window *w, uint64_t item)
+{
+	if (w->rebase)
+		return 0; /* the whole counter is rewritten anyway */
+	if (w->ndelta == w->delta_cap) {
+		uint32_t ncap = w->delta_cap ? w->delta_cap * 2 : 64;
+		uint64_t *nd = realloc(w->delta, sizeof(*nd) * ncap);
+		if (nd == NULL) {
+			w->rebase = true;
+			return -1;
+		}
+		w->delta = nd;
+		w->delta_cap = ncap;
+	}
+	w->delta[w->ndelta++] = item;
+	return 0;
+}
+
 void window_list_free(window_list *l)
 {
 	for (uint32_t i = 0; i < l->n; i++)
-		counter_free(l->w[i].cnt);
+		window_release(&l->w[i]);
 	free(l->w);
 	memset(l, 0, sizeof(*l));
 }
@@ -49,11 +76,12 @@ void window_list_pop_front(window_list *l, window *out)
 	window_list_remove(l, &l->w[0], out);
 }
 
-void window_list_drop_before(window_list *l, int64_t t)
+void window_list_drop_before(window_list *l, int64_t t, void (*gone)(void *ctx, window *w),
+                             void *ctx)
 {
 	window w;
 	while (l->n > 0 && l->w[0].end <= t) {
 		window_list_pop_front(l, &w);
-		counter_free(w.cnt);
+		gone(ctx, &w);
 	}
 }

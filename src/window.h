@@ -20,6 +20,14 @@ typedef struct window {
 	uint32_t revision;    /* kept windows: revisions emitted so far */
 	bool emitted;         /* kept windows: revision 0 is out */
 	bool changed;         /* kept windows: late frames since the last emission */
+	/* checkpoints (engine_state.c): what the last checkpoint holds of this window */
+	bool dirty;      /* changed since the last checkpoint */
+	bool saved;      /* its records are in the checkpoint */
+	bool rebase;     /* the next checkpoint rewrites the whole counter */
+	uint32_t parts;  /* base records (the serialised counter, in parts) */
+	uint32_t deltas; /* delta records (items added since the base) */
+	uint64_t *delta; /* items new to the exact set since the last checkpoint (owned) */
+	uint32_t ndelta, delta_cap;
 } window;
 
 typedef struct window_list {
@@ -56,7 +64,15 @@ void window_list_remove(window_list *l, window *w, window *out);
 /* Removes the first window, handing its contents (and counter) to *out. */
 void window_list_pop_front(window_list *l, window *out);
 
-/* Removes windows with end <= t, freeing them. */
-void window_list_drop_before(window_list *l, int64_t t);
+/* Frees what a window owns (counter, delta log) once it is out of its list. */
+void window_release(window *w);
+
+/* Logs item as new since the last checkpoint. Returns 0, or -1 when out of memory (the window is
+ * then marked for a full rewrite instead). */
+int window_log_item(window *w, uint64_t item);
+
+/* Removes windows with end <= t, handing each to gone(ctx, w) (which must release it). */
+void window_list_drop_before(window_list *l, int64_t t, void (*gone)(void *ctx, window *w),
+                             void *ctx);
 
 #endif

@@ -19,6 +19,13 @@
 #include "window.h"
 
 /* An exact counter holding n distinct items (so each window's counter can be told apart). */
+/* The drop callback: windows dropped are simply released. */
+static void release(void *ctx, window *w)
+{
+	(void)ctx;
+	window_release(w);
+}
+
 static counter *counter_of(uint64_t n)
 {
 	counter_cfg cfg = {.mode = COUNTER_EXACT};
@@ -65,7 +72,8 @@ static void test_empty(void **state)
 	window_list l = {0};
 	assert_null(window_list_find(&l, 0));
 	assert_null(window_list_find(&l, INT64_MIN));
-	window_list_drop_before(&l, INT64_MAX); /* nothing to drop: no crash, still empty */
+	window_list_drop_before(&l, INT64_MAX, release,
+	                        NULL); /* nothing to drop: no crash, still empty */
 	assert_int_equal(l.n, 0);
 	window_list_free(&l);
 	window_list_free(&l); /* free leaves an empty list that can be freed again */
@@ -197,22 +205,22 @@ static void test_drop_before(void **state)
 	window_list l = {0};
 	for (int64_t s = 0; s < 600; s += 60)
 		insert(&l, s, 60, 1);
-	window_list_drop_before(&l, 59); /* [0,60) has not ended at 59 */
+	window_list_drop_before(&l, 59, release, NULL); /* [0,60) has not ended at 59 */
 	assert_int_equal(l.n, 10);
-	window_list_drop_before(&l, 60); /* end <= t: ended */
+	window_list_drop_before(&l, 60, release, NULL); /* end <= t: ended */
 	const int64_t want1[] = {60, 120, 180, 240, 300, 360, 420, 480, 540};
 	expect_starts(&l, want1, 9);
-	window_list_drop_before(&l, 299);
+	window_list_drop_before(&l, 299, release, NULL);
 	const int64_t want2[] = {240, 300, 360, 420, 480, 540};
 	expect_starts(&l, want2, 6);
 	assert_ptr_equal(window_list_find(&l, 250), &l.w[0]);
 	assert_null(window_list_find(&l, 239));
 	/* only a prefix is dropped: a long window in front holds the later ones back */
 	insert(&l, 0, 1000, 1);
-	window_list_drop_before(&l, 600);
+	window_list_drop_before(&l, 600, release, NULL);
 	assert_int_equal(l.n, 7);
 	assert_int_equal(l.w[0].start, 0);
-	window_list_drop_before(&l, 1000);
+	window_list_drop_before(&l, 1000, release, NULL);
 	assert_int_equal(l.n, 0);
 	assert_null(window_list_find(&l, 500));
 	window_list_free(&l);
@@ -250,7 +258,7 @@ static void test_random_against_model(void **state)
 			counter_free(out.cnt);
 			memmove(model, model + 1, sizeof(model[0]) * --n);
 		} else if (op == 6) {
-			window_list_drop_before(&l, s);
+			window_list_drop_before(&l, s, release, NULL);
 			uint32_t k = 0;
 			while (k < n && model[k] + 60 <= s)
 				k++;

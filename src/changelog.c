@@ -1,0 +1,167 @@
+/* changelog.c - create and read the state topic (see changelog.h).
+ *
+ * Reading: a consumer outside any group, isolation.level=read_committed, assigned partition 0 from
+ * the beginning, reads until librdkafka reports the partition's end (for a read_committed
+ * consumer, the last stable offset: records of aborted or still open transactions are never
+ * returned). kafka_commit.c initialises its transactional producer first, which aborts whatever
+ * transaction a previous instance left open, so the end is reached promptly.
+ */
+#include "changelog.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define READ_BATCH 1024
+
+int changelog_create(const kafka_conn *conn, const char *topic, char *err, size_t errlen)
+{
+	static const kafka_kv defaults[] = {{"client.id", "kuniq-admin"}};
+	rd_kafka_conf_t *conf = kafka_conf_new(conn, defaults, 1, err, errlen);
+	if (!conf)
+		return -1;
+	char why[512];
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errlen, "admin client: %s", why);
+		return -1;
+	}
+	int rc = -1;
+	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, -1, why, sizeof why);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *opt =
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	if (!nt || rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ||
+	    rd_kafka_AdminOptions_set_request_timeout(opt, 30000, why, sizeof why)) {
+		snprintf(err, errlen, "state topic %s: %s", topic, nt ? "bad config" : why);
+		goto out;
+	}
+	rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 35000);
+	if (!ev) {
+		snprintf(err, errlen, "state topic %s: no answer from the brokers", topic);
+		goto out;
+	}
+	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+	size_t n = 0;
+	const rd_kafka_topic_result_t **tr =
+	    res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+	rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+	if (!e && n == 1)
+		e = rd_kafka_topic_result_error(tr[0]);
+	if (!e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+		rc = 0;
+	else
+		snprintf(err, errlen, "cannot create state topic %s: %s", topic,
+		         n == 1 && rd_kafka_topic_result_error_string(tr[0])
+		             ? rd_kafka_topic_result_error_string(tr[0])
+		             : rd_kafka_err2str(e));
+	rd_kafka_event_destroy(ev);
+out:
+	rd_kafka_AdminOptions_destroy(opt);
+	rd_kafka_queue_destroy(q);
+	if (nt)
+		rd_kafka_NewTopic_destroy(nt);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+static rd_kafka_t *reader_new(const kafka_conn *conn, char *err, size_t errlen)
+{
+	static const kafka_kv defaults[] = {
+	    {"client.id", "kuniq-state-reader"},
+	    {"group.id", "kuniq-state-reader"}, /* required by librdkafka; never joined */
+	    {"enable.auto.commit", "false"},
+	    {"enable.partition.eof", "true"},
+	    {"isolation.level", "read_committed"},
+	    {"auto.offset.reset", "earliest"},
+	};
+	rd_kafka_conf_t *conf =
+	    kafka_conf_new(conn, defaults, sizeof defaults / sizeof defaults[0], err, errlen);
+	if (!conf)
+		return NULL;
+	char why[512];
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errlen, "state reader: %s", why);
+	}
+	return rk;
+}
+
+/* One message: a record into m, the end, or an error. Returns 1 at the end, 0, or -1. */
+static int take(const rd_kafka_message_t *m, state_map *map, changelog_stats *st, char *err,
+                size_t errlen)
+{
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		return 1;
+	if (m->err) {
+		/* transient errors (a broker restarting) are retried by librdkafka */
+		if (m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+		    m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+			return 0;
+		snprintf(err, errlen, "reading state: %s", rd_kafka_message_errstr(m));
+		return -1;
+	}
+	char key[256];
+	if (!m->key || m->key_len == 0 || m->key_len >= sizeof key) {
+		snprintf(err, errlen,
+		         "state record at offset %lld: bad key (not a kuniq state topic?)",
+		         (long long)m->offset);
+		return -1;
+	}
+	memcpy(key, m->key, m->key_len);
+	key[m->key_len] = '\0';
+	if (state_map_put(map, key, m->payload, m->len) != 0) {
+		snprintf(err, errlen, "out of memory reading state");
+		return -1;
+	}
+	st->records++;
+	st->bytes += m->key_len + m->len;
+	return 0;
+}
+
+int changelog_read(const kafka_conn *conn, const char *topic, state_map *m, changelog_stats *st,
+                   double timeout_s, char *err, size_t errlen)
+{
+	*st = (changelog_stats){0};
+	double t0 = kafka_now();
+	rd_kafka_t *rk = reader_new(conn, err, errlen);
+	if (!rk)
+		return -1;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	int rc = e ? -1 : 0;
+	if (e)
+		snprintf(err, errlen, "reading state: %s", rd_kafka_err2str(e));
+	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+	rd_kafka_message_t *msgs[READ_BATCH];
+	double last = kafka_now();
+	while (rc == 0) {
+		ssize_t n = rd_kafka_consume_batch_queue(q, 200, msgs, READ_BATCH);
+		int r = 0;
+		for (ssize_t i = 0; i < n; i++) {
+			if (r == 0)
+				r = take(msgs[i], m, st, err, errlen);
+			rd_kafka_message_destroy(msgs[i]);
+		}
+		if (r != 0) {
+			rc = r < 0 ? -1 : 0;
+			break;
+		}
+		if (n > 0)
+			last = kafka_now();
+		else if (kafka_now() - last > timeout_s) {
+			snprintf(err, errlen, "reading state topic %s: no progress for %.0f s",
+			         topic, timeout_s);
+			rc = -1;
+		}
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	st->seconds = kafka_now() - t0;
+	return rc;
+}
