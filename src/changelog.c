@@ -75,6 +75,8 @@ static rd_kafka_t *reader_new(const kafka_conn *conn, char *err, size_t errlen)
 	    {"enable.partition.eof", "true"},
 	    {"isolation.level", "read_committed"},
 	    {"auto.offset.reset", "earliest"},
+	    /* the end of an empty or fully read partition is known after a fetch wait */
+	    {"fetch.wait.max.ms", "20"},
 	};
 	rd_kafka_conf_t *conf =
 	    kafka_conf_new(conn, defaults, sizeof defaults / sizeof defaults[0], err, errlen);
