@@ -84,6 +84,7 @@ typedef struct ksrc {
 	state_map *state; /* the committed state read at start: restores partitions as assigned */
 	double next_ckpt;
 	checkpoint_stats last_ckpt;
+	uint64_t results_committed; /* results produced by committed transactions */
 } ksrc;
 
 /* ---- partitions ---------------------------------------------------------------------------- */
@@ -255,8 +256,11 @@ static kafka_status eos_commit(ksrc *k)
 	}
 	free(ins);
 	rd_kafka_topic_partition_list_destroy(ofs);
-	if (st == KAFKA_OK)
+	if (st == KAFKA_OK) {
 		k->st.commits++;
+		if (k->out)
+			k->results_committed = kafka_sink_get_stats(k->out)->produced;
+	}
 	return st;
 }
 
@@ -720,7 +724,8 @@ static void print_stats(const ksrc *k)
 		fprintf(stderr,
 		        ",\"results_produced\":%" PRIu64 ",\"results_delivered\":%" PRIu64
 		        ",\"results_retried\":%" PRIu64 ",\"results_failed\":%" PRIu64,
-		        o->produced, o->delivered, o->retried, o->failed);
+		        o->produced, k->cfg->txn ? k->results_committed : o->delivered, o->retried,
+		        o->failed);
 	}
 	if (k->cfg->txn) {
 		const kafka_txn_stats *t = kafka_txn_get_stats(k->cfg->txn);
