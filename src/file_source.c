@@ -4,11 +4,18 @@
  * remembering how far it already looked so a long line is scanned once. When no newline is left,
  * the remainder moves to the front and the next block is read behind it. A line that outgrows
  * max_frame switches the source to skipping until its newline, counting its length.
+ *
+ * Positions for checkpoints cost nothing per line: base is the input offset of buf[0] (it moves
+ * only when fill() shifts the buffer), so the bytes consumed by the lines handed out are
+ * base + pos, or where the skipped line began while one is being skipped. source_run reads them
+ * once per batch for its safe-point hook. Resuming seeks a regular file, or decompresses and
+ * drops the bytes before the position of a .gz file; a pipe cannot be positioned and is refused.
  */
 #include "file_source.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,6 +39,8 @@ struct source {
 	bool skip_blank; /* every skipped byte so far was a blank */
 	bool no_fill;    /* source_next_batch: lines are handed out, the buffer must not move */
 	uint64_t skip_len;
+	uint64_t skip_start; /* input offset of the line being skipped */
+	uint64_t base;       /* input offset of buf[0] (decompressed for gz) */
 	size_t max_frame;
 	char *buf;
 	size_t cap, pos, end, scanned;
@@ -102,6 +111,7 @@ static source_event fill(source *s, int timeout_ms)
 {
 	if (s->pos > 0) {
 		memmove(s->buf, s->buf + s->pos, s->end - s->pos);
+		s->base += s->pos;
 		s->end -= s->pos;
 		s->scanned -= s->pos;
 		s->pos = 0;
@@ -171,6 +181,7 @@ static source_event source_next(source *s, int timeout_ms, const char **line, si
 			s->skipping = true;
 			s->skip_blank = true;
 			s->skip_len = 0;
+			s->skip_start = s->base + s->pos;
 			continue;
 		} else {
 			s->scanned = s->end;
@@ -204,6 +215,81 @@ size_t source_next_batch(source *s, int timeout_ms, source_item *items, size_t m
 		n++;
 	}
 	return n;
+}
+
+/* Input bytes taken by the items handed out so far (a line being skipped is not handed out). */
+static uint64_t source_consumed(const source *s)
+{
+	return s->skipping ? s->skip_start : s->base + s->pos;
+}
+
+static int cannot_resume(const char *name, uint64_t byte)
+{
+	fprintf(stderr,
+	        "kuniq: %s: cannot resume at byte %" PRIu64 ": not a regular file (a pipe cannot "
+	        "be re-read; remove the checkpoint to start over)\n",
+	        name, byte);
+	return -1;
+}
+
+static int too_short(const char *name, uint64_t byte)
+{
+	fprintf(stderr,
+	        "kuniq: %s is shorter than the checkpoint position %" PRIu64
+	        ": not the file the checkpoint was taken from?\n",
+	        name, byte);
+	return -1;
+}
+
+/* Drops the first byte decompressed bytes of a gzip source. */
+static int gz_skip(source *s, uint64_t byte)
+{
+	for (uint64_t left = byte; left > 0;) {
+		unsigned want = left < READ_BLOCK ? (unsigned)left : READ_BLOCK;
+		int n = gzread(s->gz, s->buf, want);
+		if (n < 0) {
+			int zerr;
+			fprintf(stderr, "kuniq: %s: %s\n", s->name, gzerror(s->gz, &zerr));
+			return -1;
+		}
+		if (n == 0)
+			return too_short(s->name, byte);
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Positions a fresh source byte bytes into its input. Returns 0, or -1 (reported on stderr). */
+static int source_seek(source *s, uint64_t byte)
+{
+	struct stat st;
+	if (byte == 0)
+		return 0;
+	if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return cannot_resume(s->name, byte);
+	if (s->gz) {
+		if (gz_skip(s, byte) != 0)
+			return -1;
+	} else {
+		/* from where reading starts, as positions count (stdin need not be at 0) */
+		off_t cur = lseek(s->fd, 0, SEEK_CUR);
+		if (cur < 0 || (uint64_t)st.st_size < (uint64_t)cur ||
+		    (uint64_t)st.st_size - (uint64_t)cur < byte)
+			return cur < 0 ? cannot_resume(s->name, byte) : too_short(s->name, byte);
+		if (lseek(s->fd, (off_t)byte, SEEK_CUR) < 0) {
+			fprintf(stderr, "kuniq: %s: %s\n", s->name, strerror(errno));
+			return -1;
+		}
+	}
+	s->base = byte;
+	return 0;
+}
+
+bool source_path_seekable(const char *path)
+{
+	struct stat st;
+	int r = strcmp(path, "-") == 0 ? fstat(STDIN_FILENO, &st) : stat(path, &st);
+	return r == 0 && S_ISREG(st.st_mode);
 }
 
 static double mono_now(void)
@@ -250,9 +336,12 @@ static void on_wait(const source_run_cfg *cfg, ingest *in, idle_state *st, int w
 
 #define BATCH 4096
 
-/* Reads one source to its end, a buffered batch of lines at a time, handed to ingest (which
- * parses them on its threads and applies them in order). */
-static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *offset,
+enum { RUN_EOF = 0, RUN_ERROR = 1, RUN_HALTED = 2 /* safe_point said stop */ };
+
+/* Reads one source (file index file) to its end, a buffered batch of lines at a time, handed to
+ * ingest (which parses them on its threads and applies them in order). Returns a RUN_ value;
+ * RUN_EOF also when *stop was set. */
+static int run_one(source *s, int file, const source_run_cfg *cfg, ingest *in, int64_t *offset,
                    volatile sig_atomic_t *stop)
 {
 	source_item *lines = malloc(sizeof(*lines) * BATCH);
@@ -260,7 +349,7 @@ static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *of
 	int rc = 0;
 	if (lines == NULL || items == NULL) {
 		fprintf(stderr, "kuniq: out of memory\n");
-		rc = 1;
+		rc = RUN_ERROR;
 	}
 	idle_state st = {.since = -1, .idle = false};
 	while (rc == 0 && !*stop) {
@@ -272,7 +361,7 @@ static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *of
 				on_wait(cfg, in, &st, timeout);
 				continue;
 			}
-			rc = ev == SOURCE_EOF ? 0 : 1;
+			rc = ev == SOURCE_EOF ? RUN_EOF : RUN_ERROR;
 			break;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -294,10 +383,35 @@ static int run_one(source *s, const source_run_cfg *cfg, ingest *in, int64_t *of
 		ingest_batch(in, items, n);
 		st.since = -1;
 		st.idle = false;
+		if (cfg->safe_point) {
+			source_pos p = {.file = file, .byte = source_consumed(s), .line = *offset};
+			if (cfg->safe_point(cfg->safe_ctx, &p) != 0)
+				rc = RUN_HALTED;
+		}
 	}
 	free(lines);
 	free(items);
 	return rc;
+}
+
+/* True for an input that exists but cannot be positioned (a missing file is left to
+ * source_open to report). */
+static bool unseekable(const char *path)
+{
+	struct stat st;
+	return (strcmp(path, "-") == 0 || stat(path, &st) == 0) && !source_path_seekable(path);
+}
+
+/* A resume position must lie in the files given (at the end of the last one at most). */
+static bool resume_in_range(const source_pos *r, int n)
+{
+	if (r->file >= 0 && r->line >= 0 && (r->file < n || (r->file == n && r->byte == 0)))
+		return true;
+	fprintf(stderr,
+	        "kuniq: the checkpoint position (file %d, byte %" PRIu64 ") is not in the %d "
+	        "input(s) given: not the files the checkpoint was taken from?\n",
+	        r->file + 1, r->byte, n);
+	return false;
 }
 
 int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *stop)
@@ -305,17 +419,38 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 	static char *const stdin_only[] = {"-"};
 	char *const *files = cfg->nfiles > 0 ? cfg->files : stdin_only;
 	int n = cfg->nfiles > 0 ? cfg->nfiles : 1, rc = 0;
-	int64_t offset = 0;
-	for (int i = 0; i < n && !*stop; i++) {
+	const source_pos *resume = cfg->resume;
+	if (resume && !resume_in_range(resume, n))
+		return 1;
+	int first = resume ? resume->file : 0;
+	int64_t offset = resume ? resume->line : 0;
+	for (int i = first; i < n && !*stop; i++) {
+		uint64_t at = i == first && resume ? resume->byte : 0;
 		char err[512];
+		if (at > 0 && unseekable(files[i])) { /* before opening: a FIFO would block */
+			cannot_resume(strcmp(files[i], "-") == 0 ? "stdin" : files[i], at);
+			return 1;
+		}
 		source *s = source_open(files[i], cfg->max_frame, err, sizeof(err));
 		if (s == NULL) {
 			fprintf(stderr, "kuniq: %s\n", err);
 			rc = 1;
 			continue;
 		}
-		rc |= run_one(s, cfg, in, &offset, stop);
+		if (source_seek(s, at) != 0) {
+			source_close(s);
+			return 1;
+		}
+		int r = run_one(s, i, cfg, in, &offset, stop);
 		source_close(s);
+		if (r == RUN_HALTED)
+			return 1;
+		rc |= r;
+		if (r == RUN_EOF && !*stop && cfg->safe_point) {
+			source_pos p = {.file = i + 1, .byte = 0, .line = offset};
+			if (cfg->safe_point(cfg->safe_ctx, &p) != 0)
+				return 1;
+		}
 	}
 	return rc;
 }

@@ -10,6 +10,7 @@
 #define KUNIQ_FILE_SOURCE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,17 +47,38 @@ void source_close(source *s);
 size_t source_next_batch(source *s, int timeout_ms, source_item *items, size_t max,
                          source_event *ev);
 
+/* Where a run over files stands: after the complete lines handed to ingest so far. */
+typedef struct source_pos {
+	int file;      /* index into the file list (0 for stdin) */
+	uint64_t byte; /* bytes of that file consumed (decompressed bytes for *.gz) */
+	int64_t line;  /* the running line offset across files: the next line's ingest offset */
+} source_pos;
+
 typedef struct source_run_cfg {
 	char **files; /* NULL/0 files: stdin */
 	int nfiles;
 	size_t max_frame;
 	double idle_timeout; /* seconds, 0 = never idle */
 	int input;           /* the ingest input the files form */
+	/* NULL: from the start. Else files before resume->file are skipped (not opened), that file
+	 * starts at resume->byte, and line offsets at resume->line. */
+	const source_pos *resume;
+	/* NULL: none. Called after every ingest_batch, and when a file was read to its end (pos =
+	 * {next file, 0, line}), with the position just after the last line handed to ingest;
+	 * non-zero stops the run (source_run returns 1). Called often: it must be cheap. */
+	int (*safe_point)(void *ctx, const source_pos *pos);
+	void *safe_ctx;
 } source_run_cfg;
 
 /* Reads every file in order as one input into ingest, handling idle time, until the end or until
- * *stop is set. Returns 0, or 1 when some file could not be read
- * (reported on stderr; the other files are still read). */
+ * *stop is set. Returns 0, or 1 when some file could not be read (reported on stderr; the other
+ * files are still read), when the resume position cannot be reached (nothing is read: a pipe or
+ * stdin cannot be positioned, a file is shorter than the position), or when safe_point stopped
+ * the run. */
 int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *stop);
+
+/* True when path ("-": stdin) is a regular file, so a run over it can resume at a byte position;
+ * false for pipes, FIFOs, terminals, sockets, and paths that cannot be examined. */
+bool source_path_seekable(const char *path);
 
 #endif
