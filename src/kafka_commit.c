@@ -17,6 +17,7 @@
 
 #define CALL_TIMEOUT_MS 30000
 #define RETRY_FOR_S 120.0
+#define INIT_TIMEOUT_MS 5000
 
 struct kafka_txn {
 	rd_kafka_t *rk;
@@ -110,8 +111,10 @@ static kafka_status begin(kafka_txn *t)
 }
 
 kafka_txn *kafka_txn_new(const kafka_conn *conn, const char *transactional_id,
-                         const char *state_topic, char *err, size_t errlen)
+                         const char *state_topic, volatile sig_atomic_t *stop,
+                         kafka_status *why_failed, char *err, size_t errlen)
 {
+	*why_failed = KAFKA_CONFIG;
 	const kafka_kv defaults[] = {
 	    {"client.id", "kuniq-producer"},
 	    {"transactional.id", transactional_id},
@@ -137,20 +140,29 @@ kafka_txn *kafka_txn_new(const kafka_conn *conn, const char *transactional_id,
 		snprintf(err, errlen, "producer: %s", why);
 		goto fail;
 	}
-	double until = kafka_now() + RETRY_FOR_S;
+	/* brokers that are down at start are waited for, like the consumer waits for them */
+	*why_failed = KAFKA_FAILED;
+	double since = kafka_now(), reminded = 0;
 	for (;;) {
-		rd_kafka_error_t *e = rd_kafka_init_transactions(t->rk, CALL_TIMEOUT_MS);
+		rd_kafka_error_t *e = rd_kafka_init_transactions(t->rk, INIT_TIMEOUT_MS);
 		if (!e)
 			break;
-		bool again = rd_kafka_error_is_retriable(e) && kafka_now() < until;
+		bool again = rd_kafka_error_is_retriable(e) && !*stop;
 		snprintf(err, errlen, "initialising transactions (transactional.id %s): %s",
 		         transactional_id, rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 		if (!again)
 			goto fail;
-		kafka_log("%s; retrying", err);
-		sleep(1);
+		if (reminded == 0)
+			kafka_log("brokers %s unreachable (%s): waiting for them", conn->brokers, err);
+		else if (kafka_now() - reminded >= 10)
+			kafka_log("still waiting for brokers %s (unreachable for %.0f s)", conn->brokers,
+			          kafka_now() - since);
+		if (reminded == 0 || kafka_now() - reminded >= 10)
+			reminded = kafka_now();
 	}
+	if (reminded > 0)
+		kafka_log("brokers reachable again after %.1f s", kafka_now() - since);
 	if (begin(t) != KAFKA_OK) {
 		snprintf(err, errlen, "cannot begin the first transaction");
 		goto fail;
@@ -211,13 +223,14 @@ void kafka_txn_poll(kafka_txn *t)
 }
 
 kafka_status kafka_txn_commit(kafka_txn *t, rd_kafka_t *consumer,
-                              const rd_kafka_topic_partition_list_t *offsets)
+                              const rd_kafka_topic_partition_list_t *offsets,
+                              void (*waiting)(void *ctx, const char *why), void *ctx)
 {
 	double t0 = kafka_now(), until = t0 + RETRY_FOR_S;
 	kafka_status s = KAFKA_OK;
 	bool sent = !offsets || offsets->cnt == 0;
 	for (;;) {
-		rd_kafka_error_t *e = sent ? rd_kafka_commit_transaction(t->rk, CALL_TIMEOUT_MS)
+		rd_kafka_error_t *e = sent ? rd_kafka_commit_transaction(t->rk, INIT_TIMEOUT_MS)
 		                           : call_send(t, consumer, offsets);
 		if (!e && sent)
 			break;
@@ -226,8 +239,12 @@ kafka_status kafka_txn_commit(kafka_txn *t, rd_kafka_t *consumer,
 			continue;
 		}
 		const char *what = sent ? "committing the transaction" : "sending offsets";
+		char why[512];
+		snprintf(why, sizeof why, "%s: %s", what, rd_kafka_error_string(e));
 		if ((s = classify(t, e, what)) != KAFKA_OK)
 			return s;
+		if (waiting)
+			waiting(ctx, why);
 		if (kafka_now() > until) {
 			kafka_log("%s: still failing after %.0f s: aborting; rebuilding from the "
 			          "committed state",

@@ -25,6 +25,7 @@
 #ifndef KUNIQ_KAFKA_COMMIT_H
 #define KUNIQ_KAFKA_COMMIT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,9 +45,12 @@ typedef struct kafka_txn_stats {
 typedef struct kafka_txn kafka_txn;
 
 /* Creates the transactional producer, initialises its transactions (fencing any older instance
- * with the same transactional_id) and begins the first one. Returns NULL with err on failure. */
+ * with the same transactional_id; brokers that are down are waited for until *stop) and begins
+ * the first one. Returns NULL with err on failure and *why_failed = KAFKA_CONFIG (a bad -X
+ * property) or KAFKA_FAILED. */
 kafka_txn *kafka_txn_new(const kafka_conn *conn, const char *transactional_id,
-                         const char *state_topic, char *err, size_t errlen);
+                         const char *state_topic, volatile sig_atomic_t *stop,
+                         kafka_status *why_failed, char *err, size_t errlen);
 void kafka_txn_free(kafka_txn *t);
 
 /* The producer results are produced with (kafka_sink.h), inside the open transaction. */
@@ -59,10 +63,12 @@ state_sink kafka_txn_state_sink(kafka_txn *t);
 void kafka_txn_poll(kafka_txn *t);
 
 /* Sends offsets (next offset per input partition; may be empty) with consumer's group metadata,
- * commits the transaction and begins the next. KAFKA_OK, KAFKA_RESTART (aborted) or
- * KAFKA_FAILED (fatal: fenced). */
+ * commits the transaction and begins the next. While a retriable error (brokers away) repeats,
+ * waiting(ctx, why) is called between attempts (may be NULL). KAFKA_OK, KAFKA_RESTART (aborted)
+ * or KAFKA_FAILED (fatal: fenced). */
 kafka_status kafka_txn_commit(kafka_txn *t, rd_kafka_t *consumer,
-                              const rd_kafka_topic_partition_list_t *offsets);
+                              const rd_kafka_topic_partition_list_t *offsets,
+                              void (*waiting)(void *ctx, const char *why), void *ctx);
 
 /* Aborts the open transaction (nothing of it becomes visible). Best effort. */
 void kafka_txn_abort(kafka_txn *t);

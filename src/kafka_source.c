@@ -228,6 +228,19 @@ static int commit_now(ksrc *k, const rd_kafka_topic_partition_list_t *only, int 
 
 /* ---- exactly once (kafka_commit.h) ---------------------------------------------------------- */
 
+static void went_down(ksrc *k, const char *reason);
+static void came_back(ksrc *k);
+static void outages(ksrc *k, double now);
+
+/* A commit keeps failing for a retriable reason: the brokers are away (reported once, then
+ * reminders), the commit is retried. */
+static void commit_waiting(void *ctx, const char *why)
+{
+	ksrc *k = ctx;
+	went_down(k, why);
+	outages(k, kafka_now());
+}
+
 /* Writes the state of the assigned partitions and commits it with the results and offsets. */
 static kafka_status eos_commit(ksrc *k)
 {
@@ -252,7 +265,9 @@ static kafka_status eos_commit(ksrc *k)
 		kafka_txn_abort(k->cfg->txn);
 		st = KAFKA_RESTART;
 	} else {
-		st = kafka_txn_commit(k->cfg->txn, k->rk, ofs);
+		st = kafka_txn_commit(k->cfg->txn, k->rk, ofs, commit_waiting, k);
+		if (st == KAFKA_OK)
+			came_back(k);
 	}
 	free(ins);
 	rd_kafka_topic_partition_list_destroy(ofs);
@@ -349,7 +364,6 @@ static void eos_maybe_commit(ksrc *k, double now)
 
 /* ---- rebalancing ---------------------------------------------------------------------------- */
 
-static void came_back(ksrc *k);
 
 static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 {

@@ -150,10 +150,11 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 		snprintf(state_topic, sizeof state_topic, "%s-kuniq-state", cfg->group);
 	snprintf(tid, sizeof tid, "kuniq-%s-%s", cfg->group, cfg->instance_id);
 	kafka_txn *txn = NULL;
-	if (cfg->exactly_once &&
-	    (txn = kafka_txn_new(&conn, tid, state_topic, err, sizeof err)) == NULL) {
+	kafka_status why;
+	if (cfg->exactly_once && (txn = kafka_txn_new(&conn, tid, state_topic, &stop_requested,
+	                                              &why, err, sizeof err)) == NULL) {
 		fprintf(stderr, "kuniq: kafka: error: %s\n", err);
-		return KAFKA_FAILED;
+		return why;
 	}
 	pipeline p = {0};
 	result_sink sink = stdout_sink_make(&p.out, stdout, &cfg->engine.cal);

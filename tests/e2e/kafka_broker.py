@@ -321,13 +321,31 @@ class Broker:
             c.close()
 
     def read(self, topic, min_count=0, timeout=60):
-        """Every message of a topic, as (key, value, timestamp ms) in partition then offset order:
-        waits (up to timeout s) until it holds at least min_count, then reads each partition from
-        its low to its high watermark as they were then. Fails on any consumer error."""
+        """Every committed message of a topic (read_committed), as (key, value, timestamp ms) in
+        partition then offset order: reads each partition up to its high watermark of the moment,
+        again until at least min_count messages are there (up to timeout s). Transaction markers
+        take offsets without being messages, so the end of a partition is its EOF event, not the
+        offset of its last message. Fails on any consumer error."""
         deadline = time.monotonic() + timeout
         marks = self.wait_count(topic, min_count, timeout)
+        while True:
+            out = self._read_to(topic, marks, deadline, timeout)
+            if len(out) >= min_count:
+                return out
+            if time.monotonic() > deadline:
+                raise AssertionError("topic %s holds %d committed messages after %d s, want %d"
+                                     % (topic, len(out), timeout, min_count))
+            time.sleep(0.3)
+            marks = self.wait_count(topic, 0, timeout)
+
+    def _read_to(self, topic, marks, deadline, timeout):
         ends = {p: h for p, (lo, h) in marks.items() if h > lo}
-        c = self._consumer()
+        c = confluent_kafka.Consumer({"bootstrap.servers": self.address,
+                                      "group.id": "reader-" + uuid.uuid4().hex,
+                                      "enable.auto.commit": False,
+                                      "enable.partition.eof": True,
+                                      "isolation.level": "read_committed",
+                                      "auto.offset.reset": "earliest"})
         out = {p: [] for p in ends}
         try:
             c.assign([confluent_kafka.TopicPartition(topic, p, marks[p][0]) for p in ends])
@@ -338,10 +356,14 @@ class Broker:
                 m = c.poll(0.5)
                 if m is None:
                     continue
-                if m.error():
-                    raise AssertionError("reading %s: consumer error: %s" % (topic, m.error()))
                 p = m.partition()
-                if p not in ends:
+                if m.error():
+                    if m.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                        if p in ends and m.offset() >= ends[p]:
+                            del ends[p]
+                        continue
+                    raise AssertionError("reading %s: consumer error: %s" % (topic, m.error()))
+                if p not in ends or m.offset() >= ends[p]:
                     continue  # past the end offset taken at the start: not this read's
                 key = m.key().decode() if m.key() is not None else None
                 out[p].append((key, m.value(), m.timestamp()[1]))
@@ -461,3 +483,80 @@ def broker_session():
             b.reset()
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# -- reading topics written in transactions (exactly-once mode) ---------------------------------
+# A topic written in transactions holds control records (commit/abort markers) that no consumer
+# ever receives, and its high watermark counts them, so Broker.read(), which reads up to the high
+# watermark message by message, cannot end there. These readers stop at each partition's end as a
+# read_committed consumer sees it (partition EOF: the last stable offset), so they return exactly
+# what any read_committed reader of the topic sees now: committed transactions and
+# non-transactional records; nothing of an aborted transaction or of one still open.
+
+def read_committed_messages(broker, topic, timeout=60):
+    """Every message a read_committed consumer sees now, as (partition, offset, key bytes,
+    value bytes, timestamp ms) in partition then offset order. A topic that does not exist reads
+    as empty. Fails on any consumer error."""
+    c = confluent_kafka.Consumer({"bootstrap.servers": broker.address,
+                                  "group.id": "reader-" + uuid.uuid4().hex,
+                                  "enable.auto.commit": False,
+                                  "auto.offset.reset": "earliest",
+                                  "isolation.level": "read_committed",
+                                  "enable.partition.eof": True})
+    out = []
+    try:
+        t = c.list_topics(topic, timeout=10).topics.get(topic)
+        if t is None or t.error is not None or not t.partitions:
+            return []
+        waiting = set(t.partitions)
+        c.assign([confluent_kafka.TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING)
+                  for p in waiting])
+        deadline = time.monotonic() + timeout
+        while waiting:
+            if time.monotonic() > deadline:
+                raise AssertionError("reading %s (read_committed): partitions %s not read to "
+                                     "their end within %d s" % (topic, sorted(waiting), timeout))
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                    waiting.discard(m.partition())
+                    continue
+                raise AssertionError("reading %s: consumer error: %s" % (topic, m.error()))
+            out.append((m.partition(), m.offset(), m.key(), m.value(), m.timestamp()[1]))
+    finally:
+        c.close()
+    out.sort(key=lambda x: (x[0], x[1]))
+    return out
+
+
+def read_committed(broker, topic, timeout=60):
+    """Broker.read() for a topic written in transactions: (key, value, timestamp ms) of every
+    message a read_committed reader sees now, in partition then offset order."""
+    return [(k.decode() if k is not None else None, v, ts)
+            for _, _, k, v, ts in read_committed_messages(broker, topic, timeout)]
+
+
+def read_committed_results(broker, topic, timeout=60):
+    """Broker.read_results() for a topic written in transactions: (key, record dict, ts ms)."""
+    return [(k, json.loads(v), ts) for k, v, ts in read_committed(broker, topic, timeout)]
+
+
+def high_watermarks(broker, topic):
+    """{partition: high watermark} as a read_uncommitted client sees it (records of open and
+    aborted transactions and control records included); {} while the topic does not exist. (A
+    read_committed consumer, librdkafka's default, is given the last stable offset instead.)"""
+    c = confluent_kafka.Consumer({"bootstrap.servers": broker.address,
+                                  "group.id": "reader-" + uuid.uuid4().hex,
+                                  "enable.auto.commit": False,
+                                  "isolation.level": "read_uncommitted"})
+    try:
+        t = c.list_topics(topic, timeout=10).topics.get(topic)
+        if t is None or t.error is not None or not t.partitions:
+            return {}
+        return {p: c.get_watermark_offsets(confluent_kafka.TopicPartition(topic, p),
+                                           timeout=10, cached=False)[1]
+                for p in t.partitions}
+    finally:
+        c.close()
