@@ -10,6 +10,8 @@
  */
 #include "kafka_commit.h"
 
+#include "kafka_health.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +144,8 @@ kafka_txn *kafka_txn_new(const kafka_conn *conn, const char *transactional_id,
 	}
 	/* brokers that are down at start are waited for, like the consumer waits for them */
 	*why_failed = KAFKA_FAILED;
-	double since = kafka_now(), reminded = 0;
+	kafka_health h;
+	kafka_health_init(&h, conn->brokers);
 	for (;;) {
 		rd_kafka_error_t *e = rd_kafka_init_transactions(t->rk, INIT_TIMEOUT_MS);
 		if (!e)
@@ -153,16 +156,10 @@ kafka_txn *kafka_txn_new(const kafka_conn *conn, const char *transactional_id,
 		rd_kafka_error_destroy(e);
 		if (!again)
 			goto fail;
-		if (reminded == 0)
-			kafka_log("brokers %s unreachable (%s): waiting for them", conn->brokers, err);
-		else if (kafka_now() - reminded >= 10)
-			kafka_log("still waiting for brokers %s (unreachable for %.0f s)", conn->brokers,
-			          kafka_now() - since);
-		if (reminded == 0 || kafka_now() - reminded >= 10)
-			reminded = kafka_now();
+		kafka_health_down(&h, err);
+		kafka_health_remind(&h, kafka_now());
 	}
-	if (reminded > 0)
-		kafka_log("brokers reachable again after %.1f s", kafka_now() - since);
+	kafka_health_up(&h);
 	if (begin(t) != KAFKA_OK) {
 		snprintf(err, errlen, "cannot begin the first transaction");
 		goto fail;

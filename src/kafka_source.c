@@ -34,13 +34,12 @@
 #include "commit_plan.h"
 #include "frame.h"
 #include "kafka_conf.h"
+#include "kafka_health.h"
 
 #define BATCH 1024
 #define POLL_MS 100
 #define COMMIT_EVERY_S 1.0
 #define REMIND_EVERY_S 10.0
-#define PROBE_EVERY_S 2.0
-#define PROBE_TIMEOUT_MS 1000
 #define FLUSH_ON_REVOKE_MS 10000
 #define FLUSH_AT_EXIT_MS 30000
 #define QUEUE_KBYTES "524288"
@@ -73,10 +72,7 @@ typedef struct ksrc {
 	uint64_t pending_mark;
 	double next_commit;
 	/* outage reporting */
-	bool down;
-	double down_since, down_reminded, down_probed;
-	bool suspect; /* a connection was lost: probe the brokers */
-	char suspect_reason[256];
+	kafka_health health;
 	int last_err; /* consumer error events: same error again is logged after 10 s */
 	double last_err_at;
 	kafka_source_stats st;
@@ -145,11 +141,7 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			          rd_kafka_err2str(err), k->st.commit_fails);
 	} else {
 		k->st.commits++;
-		if (k->down) {
-			kafka_log("brokers reachable again after %.1f s",
-			          kafka_now() - k->down_since);
-			k->down = false;
-		}
+		kafka_health_up(&k->health);
 	}
 }
 
@@ -228,17 +220,13 @@ static int commit_now(ksrc *k, const rd_kafka_topic_partition_list_t *only, int 
 
 /* ---- exactly once (kafka_commit.h) ---------------------------------------------------------- */
 
-static void went_down(ksrc *k, const char *reason);
-static void came_back(ksrc *k);
-static void outages(ksrc *k, double now);
-
 /* A commit keeps failing for a retriable reason: the brokers are away (reported once, then
  * reminders), the commit is retried. */
 static void commit_waiting(void *ctx, const char *why)
 {
 	ksrc *k = ctx;
-	went_down(k, why);
-	outages(k, kafka_now());
+	kafka_health_down(&k->health, why);
+	kafka_health_tick(&k->health, k->rk, kafka_now());
 }
 
 /* Writes the state of the assigned partitions and commits it with the results and offsets. */
@@ -267,7 +255,7 @@ static kafka_status eos_commit(ksrc *k)
 	} else {
 		st = kafka_txn_commit(k->cfg->txn, k->rk, ofs, commit_waiting, k);
 		if (st == KAFKA_OK)
-			came_back(k);
+			kafka_health_up(&k->health);
 	}
 	free(ins);
 	rd_kafka_topic_partition_list_destroy(ofs);
@@ -364,10 +352,9 @@ static void eos_maybe_commit(ksrc *k, double now)
 
 /* ---- rebalancing ---------------------------------------------------------------------------- */
 
-
 static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 {
-	came_back(k); /* an assignment needs the group coordinator */
+	kafka_health_up(&k->health); /* an assignment needs the group coordinator */
 	for (int i = 0; i < l->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &l->elems[i];
 		part *p = part_get(k, tp->partition, true);
@@ -475,31 +462,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- errors and outages --------------------------------------------------------------------- */
 
-static void went_down(ksrc *k, const char *reason)
-{
-	if (k->down)
-		return;
-	k->down = true;
-	k->down_since = k->down_reminded = k->down_probed = kafka_now();
-	kafka_log(
-	    "brokers %s unreachable (%s): waiting for them, reconnecting with backoff; results "
-	    "and commits resume when they are back",
-	    k->cfg->conn.brokers, reason);
-}
-
-static void came_back(ksrc *k)
-{
-	if (!k->down)
-		return;
-	kafka_log("brokers reachable again after %.1f s", kafka_now() - k->down_since);
-	k->down = false;
-}
-
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	ksrc *k = opaque;
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-		went_down(k, reason);
+		kafka_health_down(&k->health, reason);
 		return;
 	}
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -510,12 +477,9 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		return;
 	}
 	if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE) {
-		if (k->down)
+		if (k->health.down)
 			return; /* already reported; reminders follow */
-		/* a lost connection: the main loop probes whether any broker still answers (not
-		 * every disconnection is an outage; librdkafka does not always say "all down") */
-		k->suspect = true;
-		snprintf(k->suspect_reason, sizeof k->suspect_reason, "%s", reason);
+		kafka_health_suspect(&k->health, reason);
 	}
 	kafka_log("%s: %s",
 	          err == RD_KAFKA_RESP_ERR__TRANSPORT ? "connection" : rd_kafka_err2name(err),
@@ -529,7 +493,7 @@ static void on_event(ksrc *k, const rd_kafka_message_t *m)
 		part *p = part_get(k, m->partition, false);
 		if (p && p->assigned)
 			p->at_eof = true;
-		came_back(k);
+		kafka_health_up(&k->health);
 		return;
 	}
 	double now = kafka_now();
@@ -601,44 +565,6 @@ static void tick(ksrc *k, double now)
 	}
 	if (any)
 		ingest_wall_tick(k->in, wall);
-}
-
-/* True when some broker answers a metadata request within PROBE_TIMEOUT_MS. */
-static bool probe(ksrc *k)
-{
-	const struct rd_kafka_metadata *md = NULL;
-	if (rd_kafka_metadata(k->rk, 0, NULL, &md, PROBE_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		return false;
-	rd_kafka_metadata_destroy(md);
-	return true;
-}
-
-/* Outages: after a lost connection, a probe tells whether the brokers are down; while they
- * are, a probe every PROBE_EVERY_S (an idle consumer gets no other sign that they are back)
- * and a reminder every REMIND_EVERY_S. */
-static void outages(ksrc *k, double now)
-{
-	if (k->suspect && !k->down) {
-		k->suspect = false;
-		if (!probe(k))
-			went_down(k, k->suspect_reason);
-		return;
-	}
-	k->suspect = false;
-	if (!k->down)
-		return;
-	if (now - k->down_probed >= PROBE_EVERY_S) {
-		k->down_probed = now;
-		if (probe(k)) {
-			came_back(k);
-			return;
-		}
-	}
-	if (now - k->down_reminded >= REMIND_EVERY_S) {
-		k->down_reminded = now;
-		kafka_log("still waiting for brokers %s (unreachable for %.0f s)",
-		          k->cfg->conn.brokers, now - k->down_since);
-	}
 }
 
 /* ---- the run ------------------------------------------------------------------------------- */
@@ -775,8 +701,8 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 	while (!*stop && k->rc == 0 && !k->ended) {
 		ssize_t n = rd_kafka_consume_batch_queue(q, POLL_MS, msgs, BATCH);
 		double now = kafka_now();
-		if (n > 0 && k->down)
-			came_back(k);
+		if (n > 0)
+			kafka_health_up(&k->health);
 		if (n > 0)
 			on_batch(k, msgs, (size_t)n, now);
 		for (ssize_t i = 0; i < n; i++)
@@ -797,7 +723,7 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 		} else {
 			maybe_commit(k, now);
 		}
-		outages(k, now);
+		kafka_health_tick(&k->health, k->rk, now);
 		if (k->cfg->exit_at_end && n <= 0 && all_at_end(k))
 			k->ended = true;
 	}
@@ -808,6 +734,7 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
                        volatile sig_atomic_t *stop)
 {
 	ksrc k = {.cfg = cfg, .in = in, .out = out, .topic = cfg->topic};
+	kafka_health_init(&k.health, cfg->conn.brokers);
 	if (!cfg->topic) {
 		kafka_log("error: --topic is required with --brokers");
 		return KAFKA_CONFIG;
