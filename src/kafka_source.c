@@ -1,24 +1,24 @@
 /* kafka_source.c - frames from a Kafka topic into the engine (see kafka_source.h, docs/kafka.md).
  *
- * How it works. A high-level consumer (librdkafka) subscribes to the topic; its rebalance
- * callback gives each newly seen partition an engine input, so every partition has its own event
- * clock and windows. The main loop takes messages in batches (rd_kafka_consume_batch_queue on the
- * consumer queue, which also serves the rebalance, error and commit callbacks) and hands each
- * batch to ingest (which parses it on several threads and applies it in order).
- * Between batches it:
+ * How it works. A high-level consumer (librdkafka, static group membership) subscribes to the
+ * topic; its rebalance callback gives each newly seen partition an engine input, so every
+ * partition has its own event clock and windows. The main loop takes messages in batches
+ * (rd_kafka_consume_batch_queue on the consumer queue, which also serves the rebalance, error and
+ * commit callbacks) and hands each batch to ingest (which parses it on several threads and applies
+ * it in order). Between batches it:
  *  - tells ingest a partition is idle when it has reached its end (partition EOF event) and
  *    delivered no message for the idle timeout, and ticks the wall clock while some are idle
  *    (ingest decides whether each idle partition is live: docs/semantics.md section 6);
- *  - once a second snapshots, per assigned partition, the commit point min(safe offset, next
- *    offset) together with the output sink's sequence mark, and commits the snapshot (async)
- *    once every result emitted before it is delivered, so an offset is committed only when
- *    every window that counted a frame below it is in the output topic;
- *  - serves the output producer and logs broker outages (on change, then every 10 s).
+ *  - commits. Exactly once (cfg->txn): every checkpoint interval, the state of the assigned
+ *    partitions (checkpoint.h) goes into the open transaction with their next offsets, and the
+ *    transaction commits (kafka_commit.h); partitions are restored from the state read at start
+ *    when first assigned. At least once: once a second, a snapshot of each partition's commit
+ *    point min(safe offset, next offset) is taken with the output sink's sequence mark and
+ *    committed (async) once every result emitted before it is delivered (commit_plan.h);
+ *  - serves the output producer and watches for broker outages (kafka_health.h).
  * Per partition it remembers the next offset to read: a message below it (re-delivered after a
  * rebalance) is skipped, and a partition assigned again resumes there, so no frame is ever
- * counted twice by one process. A revoked partition keeps its input and windows; it is retired,
- * and once idle (after the idle timeout) it holds nobody back; its committed offset is the safe
- * one.
+ * counted twice by one process.
  */
 #include "kafka_source.h"
 

@@ -1,12 +1,8 @@
 /* kafka_source.h - frames from a Kafka topic: a librdkafka consumer group member feeding ingest.
  *
  * One ingest input per assigned partition; partition end + idle timeout -> ingest_idle, and wall
- * ticks while some are idle; input offsets committed manually, only below ingest_safe_offset and
- * only once the results emitted so far are delivered (so at least
- * once: a frame's offset is committed only when every window it counts in is in the output).
- * Revoked partitions keep their engine input and state (their windows are still emitted here);
- * a partition assigned again resumes at this process's own position, never re-reading a frame.
- * Behaviour in full, with the delivery guarantee: docs/kafka.md.
+ * ticks while some are idle. Exactly once (the default) or at least once, as kafka_run says;
+ * behaviour in full, with the guarantees: docs/kafka.md and docs/state.md.
  *
  * Ownership: everything is borrowed; kafka_run returns with the consumer closed.
  */
