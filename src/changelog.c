@@ -31,7 +31,12 @@ int changelog_create(const kafka_conn *conn, const char *topic, char *err, size_
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_AdminOptions_t *opt =
 	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	/* small segments: compaction never touches the active segment, and a restore reads
+	 * everything not compacted yet; a live run writes a few records a second for years */
 	if (!nt || rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ||
+	    rd_kafka_NewTopic_set_config(nt, "segment.bytes", "67108864") ||
+	    rd_kafka_NewTopic_set_config(nt, "segment.ms", "3600000") ||
+	    rd_kafka_NewTopic_set_config(nt, "min.cleanable.dirty.ratio", "0.2") ||
 	    rd_kafka_AdminOptions_set_request_timeout(opt, 30000, why, sizeof why)) {
 		snprintf(err, errlen, "state topic %s: %s", topic, nt ? "bad config" : why);
 		goto out;
