@@ -6,3 +6,12 @@ bench-e2e: build/kuniq build/kuniq-gen
 	bench/e2e.sh $(BENCH_FRAMES)
 bench-lateness: build/kuniq build/kuniq-gen
 	python3 bench/lateness.py
+
+# make bench-eos: what exactly-once costs in Kafka mode (bench/eos_bench.py, on a broker of its own
+# started and deleted by the script): throughput vs --at-least-once, checkpoint sizes and commit
+# times, restore after SIGKILL/SIGTERM checked against a file run, live latency. ~7 minutes.
+#   make bench-eos EOS_BENCH_ARGS='--runs 5'
+.PHONY: bench-eos
+bench-eos: deps
+	$(MAKE) all
+	python3 bench/eos_bench.py $(EOS_BENCH_ARGS)
