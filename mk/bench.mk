@@ -9,7 +9,7 @@ bench-lateness: build/kuniq build/kuniq-gen
 
 # make bench-eos: what exactly-once costs in Kafka mode (bench/eos_bench.py, on a broker of its own
 # started and deleted by the script): throughput vs --at-least-once, checkpoint sizes and commit
-# times, restore after SIGKILL/SIGTERM checked against a file run, live latency. ~7 minutes.
+# times, restore after SIGKILL/SIGTERM checked against a file run, live latency. 4-6 minutes.
 #   make bench-eos EOS_BENCH_ARGS='--runs 5'
 .PHONY: bench-eos
 bench-eos: deps
