@@ -38,13 +38,13 @@ int changelog_create(const kafka_conn *conn, const char *topic, char *err, size_
 	    rd_kafka_NewTopic_set_config(nt, "segment.ms", "3600000") ||
 	    rd_kafka_NewTopic_set_config(nt, "min.cleanable.dirty.ratio", "0.2") ||
 	    rd_kafka_AdminOptions_set_request_timeout(opt, 30000, why, sizeof why)) {
-		snprintf(err, errlen, "state topic %s: %s", topic, nt ? "bad config" : why);
+		snprintf(err, errlen, "changelog topic %s: %s", topic, nt ? "bad config" : why);
 		goto out;
 	}
 	rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 35000);
 	if (!ev) {
-		snprintf(err, errlen, "state topic %s: no answer from the brokers", topic);
+		snprintf(err, errlen, "changelog topic %s: no answer from the brokers", topic);
 		goto out;
 	}
 	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
@@ -57,7 +57,7 @@ int changelog_create(const kafka_conn *conn, const char *topic, char *err, size_
 	if (!e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
 		rc = 0;
 	else
-		snprintf(err, errlen, "cannot create state topic %s: %s", topic,
+		snprintf(err, errlen, "cannot create changelog topic %s: %s", topic,
 		         n == 1 && rd_kafka_topic_result_error_string(tr[0])
 		             ? rd_kafka_topic_result_error_string(tr[0])
 		             : rd_kafka_err2str(e));
@@ -113,7 +113,7 @@ static int take(const rd_kafka_message_t *m, state_map *map, changelog_stats *st
 	char key[256];
 	if (!m->key || m->key_len == 0 || m->key_len >= sizeof key) {
 		snprintf(err, errlen,
-		         "state record at offset %lld: bad key (not a kuniq state topic?)",
+		         "state record at offset %lld: bad key (not a kuniq changelog topic?)",
 		         (long long)m->offset);
 		return -1;
 	}
@@ -136,6 +136,13 @@ int changelog_read(const kafka_conn *conn, const char *topic, state_map *m, chan
 	rd_kafka_t *rk = reader_new(conn, err, errlen);
 	if (!rk)
 		return -1;
+	int64_t lo = 0, hi = 0;
+	rd_kafka_resp_err_t we = rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000);
+	if (!we && hi <= lo) { /* empty: nothing to wait for */
+		rd_kafka_destroy(rk);
+		st->seconds = kafka_now() - t0;
+		return 0;
+	}
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
@@ -161,7 +168,7 @@ int changelog_read(const kafka_conn *conn, const char *topic, state_map *m, chan
 		if (n > 0)
 			last = kafka_now();
 		else if (kafka_now() - last > timeout_s) {
-			snprintf(err, errlen, "reading state topic %s: no progress for %.0f s",
+			snprintf(err, errlen, "reading changelog topic %s: no progress for %.0f s",
 			         topic, timeout_s);
 			rc = -1;
 		}

@@ -121,6 +121,9 @@ kafka_txn *kafka_txn_new(const kafka_conn *conn, const char *transactional_id,
 	    {"client.id", "kuniq-producer"},
 	    {"transactional.id", transactional_id},
 	    {"linger.ms", "5"},
+	    /* a transaction begun right after a commit meets CONCURRENT_TRANSACTIONS while the
+	     * coordinator writes the markers: retry soon, not after the default 100 ms */
+	    {"retry.backoff.ms", "20"},
 	};
 	kafka_txn *t = calloc(1, sizeof *t);
 	if (!t) {
@@ -175,7 +178,7 @@ void kafka_txn_free(kafka_txn *t)
 	if (!t)
 		return;
 	if (t->rk) {
-		if (t->open)
+		if (t->open && !kafka_txn_fatal(t))
 			kafka_txn_abort(t);
 		rd_kafka_destroy(t->rk);
 	}
@@ -273,6 +276,22 @@ void kafka_txn_abort(kafka_txn *t)
 	}
 	t->open = false;
 	t->st.aborts++;
+}
+
+void kafka_txn_warm(kafka_txn *t, const char *topic)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	if (rkt && rd_kafka_metadata(t->rk, 0, rkt, &md, CALL_TIMEOUT_MS) == 0)
+		rd_kafka_metadata_destroy(md);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+}
+
+bool kafka_txn_fatal(kafka_txn *t)
+{
+	char why[8];
+	return rd_kafka_fatal_error(t->rk, why, sizeof why) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 const kafka_txn_stats *kafka_txn_get_stats(const kafka_txn *t)

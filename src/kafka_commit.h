@@ -73,6 +73,13 @@ kafka_status kafka_txn_commit(kafka_txn *t, rd_kafka_t *consumer,
 /* Aborts the open transaction (nothing of it becomes visible). Best effort. */
 void kafka_txn_abort(kafka_txn *t);
 
+/* Fetches topic's metadata now, so the first transaction does not wait for it (about 1 s). */
+void kafka_txn_warm(kafka_txn *t, const char *topic);
+
+/* True after a fatal producer error (fenced by a newer instance, or failed): the run must end
+ * without committing anything more. */
+bool kafka_txn_fatal(kafka_txn *t);
+
 const kafka_txn_stats *kafka_txn_get_stats(const kafka_txn *t);
 
 #endif

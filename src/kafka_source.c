@@ -245,13 +245,20 @@ static kafka_status eos_commit(ksrc *k)
 	}
 	fflush(NULL); /* results on stdio streams go out before their state is committed */
 	kafka_status st;
-	if (!ins ||
-	    checkpoint_write(k->in, ins, n, k->cfg->identity, kafka_txn_state_sink(k->cfg->txn),
-	                     false, &k->last_ckpt) != 0) {
-		kafka_log("error: writing the checkpoint failed (out of memory?): aborting; "
-		          "rebuilding from the committed state");
-		kafka_txn_abort(k->cfg->txn);
-		st = KAFKA_RESTART;
+	if (kafka_txn_fatal(k->cfg->txn)) {
+		st = KAFKA_FAILED; /* fenced: reported by the producer; never commit again */
+	} else if (!ins ||
+	           checkpoint_write(k->in, ins, n, k->cfg->identity,
+	                            kafka_txn_state_sink(k->cfg->txn), false, &k->last_ckpt) != 0) {
+		if (kafka_txn_fatal(k->cfg->txn)) {
+			st = KAFKA_FAILED;
+		} else {
+			kafka_log(
+			    "error: writing the checkpoint failed (out of memory?): aborting; "
+			    "rebuilding from the committed state");
+			kafka_txn_abort(k->cfg->txn);
+			st = KAFKA_RESTART;
+		}
 	} else {
 		st = kafka_txn_commit(k->cfg->txn, k->rk, ofs, commit_waiting, k);
 		if (st == KAFKA_OK)
@@ -283,6 +290,9 @@ static kafka_status eos_restore(ksrc *k)
 		kafka_log("error: %s", err);
 		return KAFKA_FAILED;
 	}
+	kafka_txn_warm(c->txn, c->state_topic);
+	if (c->output_topic)
+		kafka_txn_warm(c->txn, c->output_topic);
 	size_t pos = 0, len;
 	const char *key;
 	const uint8_t *val;
@@ -294,7 +304,8 @@ static kafka_status eos_restore(ksrc *k)
 			    "error: state topic %s: record %s is corrupt or foreign (%s): refusing "
 			    "to start, since counts restored from it could be wrong. If the topic "
 			    "belongs to another configuration, use another --group or "
-			    "--state-topic; to start over, delete the state topic and the group",
+			    "--changelog-topic; to start over, delete the changelog topic and the "
+			    "group",
 			    c->state_topic, key, why);
 			return KAFKA_FAILED;
 		}
@@ -718,6 +729,8 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 		tick(k, now);
 		if (k->cfg->txn) {
 			kafka_txn_poll(k->cfg->txn);
+			if (kafka_txn_fatal(k->cfg->txn))
+				k->rc = KAFKA_FAILED; /* fenced: stop at once, commit nothing */
 			if (k->rc == 0)
 				eos_maybe_commit(k, now);
 		} else {
@@ -742,11 +755,6 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 	k.rk = consumer_new(&k);
 	if (!k.rk)
 		return KAFKA_CONFIG;
-	if (cfg->txn && (k.rc = (int)eos_restore(&k)) != KAFKA_OK) {
-		rd_kafka_destroy(k.rk);
-		state_map_free(k.state);
-		return (kafka_status)k.rc;
-	}
 	k.next_ckpt = kafka_now() + cfg->checkpoint_interval;
 	rd_kafka_poll_set_consumer(k.rk);
 	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -756,6 +764,13 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 	if (err) {
 		kafka_log("error: subscribe to %s: %s", cfg->topic, rd_kafka_err2str(err));
 		k.rc = 2;
+	} else if (cfg->txn && (k.rc = (int)eos_restore(&k)) != KAFKA_OK) {
+		/* restored while the group join goes on in the background; the assignment is
+		 * served by the first poll, after the restore */
+		k.closing = true;
+		close_consumer(&k);
+		state_map_free(k.state);
+		return (kafka_status)k.rc;
 	} else {
 		kafka_log("consuming %s from %s as group %s, instance %s (%s)", cfg->topic,
 		          cfg->conn.brokers, cfg->group, cfg->instance_id,

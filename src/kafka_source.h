@@ -39,6 +39,8 @@ typedef struct kafka_source_cfg {
 	/* exactly once (kafka_commit.h): NULL = at least once (docs/kafka.md) */
 	kafka_txn *txn;
 	const char *state_topic;
+	const char *output_topic;   /* where results go (NULL: stdio), warmed up before the first
+	                             * transaction */
 	double checkpoint_interval; /* seconds between commits */
 	uint64_t identity;          /* checkpoint_identity of the run */
 } kafka_source_cfg;

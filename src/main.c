@@ -185,6 +185,7 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	    .idle_timeout = cfg->idle_timeout,
 	    .txn = txn,
 	    .state_topic = state_topic,
+	    .output_topic = cfg->output_topic,
 	    .checkpoint_interval = cfg->checkpoint_interval > 0 ? cfg->checkpoint_interval : 1.0,
 	    .identity = checkpoint_identity(&cfg->engine, &cfg->clock, cfg->uid_field,
 	                                    cfg->ts_field, cfg->topic),
