@@ -114,6 +114,8 @@ int checkpoint_restore(ingest *in, const state_map *m, uint64_t identity, char *
 			snprintf(err, errlen, "record ingest: malformed");
 			return -1;
 		}
+		in->frames_restored = in->frames_read;
+		in->bytes_restored = in->bytes;
 	}
 	return engine_restore(in->eng, m, identity, err, errlen);
 }

@@ -39,10 +39,17 @@ static int64_t stdout_length(void)
 static void stdout_rewind(const char *path, int64_t len)
 {
 	struct stat st;
-	if (len < 0 || fstat(STDOUT_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(STDOUT_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) {
 		fprintf(stderr,
 		        "kuniq: %s: resuming; stdout is not a regular file, so results "
 		        "written after the checkpoint may appear again\n",
+		        path);
+		return;
+	}
+	if (len < 0) {
+		fprintf(stderr,
+		        "kuniq: %s: resuming; the checkpointed run's stdout was not a regular "
+		        "file, so results it wrote after the checkpoint may appear again\n",
 		        path);
 		return;
 	}

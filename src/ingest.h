@@ -40,8 +40,10 @@ typedef struct ingest {
 	int ninputs;
 	uint64_t frames_read;
 	uint64_t bytes;
-	uint64_t rejected[FRAME_STATUS_COUNT]; /* by parser reason (FRAME_OK unused) */
-	uint64_t ts_range;                     /* valid frames outside [2000, 2100) */
+	uint64_t rejected[FRAME_STATUS_COUNT];    /* by parser reason (FRAME_OK unused) */
+	uint64_t ts_range;                        /* valid frames outside [2000, 2100) */
+	uint64_t frames_restored, bytes_restored; /* read by earlier runs (checkpoints): the rates
+	                                           * of the summary count this run's only */
 } ingest;
 
 /* Returns 0, or -1 (message in err) when the parse pool cannot start. */
