@@ -131,20 +131,10 @@ kafka_txn *kafka_txn_new(const kafka_conn *conn, const char *transactional_id,
 		return NULL;
 	}
 	snprintf(t->state_topic, sizeof t->state_topic, "%s", state_topic);
-	rd_kafka_conf_t *conf =
-	    kafka_conf_new(conn, defaults, sizeof defaults / sizeof defaults[0], err, errlen);
-	if (!conf)
+	t->rk = kafka_producer_new(conn, defaults, sizeof defaults / sizeof defaults[0], t,
+	                           dr_msg_cb, error_cb, err, errlen);
+	if (!t->rk)
 		goto fail;
-	rd_kafka_conf_set_opaque(conf, t);
-	rd_kafka_conf_set_error_cb(conf, error_cb);
-	rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-	char why[512];
-	t->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
-	if (!t->rk) {
-		rd_kafka_conf_destroy(conf);
-		snprintf(err, errlen, "producer: %s", why);
-		goto fail;
-	}
 	/* brokers that are down at start are waited for, like the consumer waits for them */
 	*why_failed = KAFKA_FAILED;
 	kafka_health h;

@@ -81,3 +81,24 @@ fail:
 	rd_kafka_conf_destroy(conf);
 	return NULL;
 }
+
+rd_kafka_t *kafka_producer_new(const kafka_conn *conn, const kafka_kv *defaults, size_t n,
+                               void *opaque,
+                               void (*dr_msg_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                               void (*error_cb)(rd_kafka_t *, int, const char *, void *), char *err,
+                               size_t errlen)
+{
+	rd_kafka_conf_t *conf = kafka_conf_new(conn, defaults, n, err, errlen);
+	if (!conf)
+		return NULL;
+	rd_kafka_conf_set_opaque(conf, opaque);
+	rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	char why[512];
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errlen, "producer: %s", why);
+	}
+	return rk;
+}

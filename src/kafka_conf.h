@@ -38,6 +38,13 @@ typedef struct kafka_kv {
 rd_kafka_conf_t *kafka_conf_new(const kafka_conn *conn, const kafka_kv *defaults, size_t n,
                                 char *err, size_t errlen);
 
+/* A producer on conn with defaults, opaque and its two callbacks. Returns NULL with err. */
+rd_kafka_t *kafka_producer_new(const kafka_conn *conn, const kafka_kv *defaults, size_t n,
+                               void *opaque,
+                               void (*dr_msg_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                               void (*error_cb)(rd_kafka_t *, int, const char *, void *), char *err,
+                               size_t errlen);
+
 /* printf-like line on stderr: "kuniq: kafka: <message>\n". */
 void kafka_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

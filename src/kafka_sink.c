@@ -245,20 +245,10 @@ kafka_sink *kafka_sink_new(const kafka_conn *conn, const char *topic, const cale
 		s->in_txn = true;
 		goto topic;
 	}
-	rd_kafka_conf_t *conf =
-	    kafka_conf_new(conn, defaults, sizeof defaults / sizeof defaults[0], err, errlen);
-	if (!conf)
+	s->rk = kafka_producer_new(conn, defaults, sizeof defaults / sizeof defaults[0], s,
+	                           dr_msg_cb, error_cb, err, errlen);
+	if (!s->rk)
 		goto fail;
-	rd_kafka_conf_set_opaque(conf, s);
-	rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-	rd_kafka_conf_set_error_cb(conf, error_cb);
-	char why[512];
-	s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
-	if (!s->rk) {
-		rd_kafka_conf_destroy(conf);
-		snprintf(err, errlen, "producer: %s", why);
-		goto fail;
-	}
 topic:
 	s->rkt = rd_kafka_topic_new(s->rk, topic, NULL);
 	if (!s->rkt) {
