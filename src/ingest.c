@@ -203,5 +203,6 @@ void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f)
 	        "\"windows_emitted\":%" PRIu64 ",\"emit_errors\":%" PRIu64
 	        ",\"out_of_memory\":%" PRIu64 "}}\n",
 	        in->bytes, elapsed_s, (double)(in->frames_read - in->frames_restored) / secs,
-	        (double)(in->bytes - in->bytes_restored) / secs / 1e6, es->windows_emitted, es->emit_errors, oom);
+	        (double)(in->bytes - in->bytes_restored) / secs / 1e6, es->windows_emitted,
+	        es->emit_errors, oom);
 }
