@@ -301,7 +301,8 @@ static kafka_status eos_restore(ksrc *k)
 		const char *why = state_open(key, val, len, c->identity, &r);
 		if (why) {
 			kafka_log(
-			    "error: state topic %s: record %s is corrupt or foreign (%s): refusing "
+			    "error: changelog topic %s: record %s is corrupt or foreign (%s): "
+			    "refusing "
 			    "to start, since counts restored from it could be wrong. If the topic "
 			    "belongs to another configuration, use another --group or "
 			    "--changelog-topic; to start over, delete the changelog topic and the "
@@ -311,7 +312,7 @@ static kafka_status eos_restore(ksrc *k)
 		}
 	}
 	if (checkpoint_restore(k->in, k->state, c->identity, err, sizeof err) != 0) {
-		kafka_log("error: state topic %s: %s: refusing to start", c->state_topic, err);
+		kafka_log("error: changelog topic %s: %s: refusing to start", c->state_topic, err);
 		return KAFKA_FAILED;
 	}
 	kafka_log("state restored from %s: %zu records, %.1f MB in %.2f s", c->state_topic,
@@ -327,7 +328,8 @@ static void restore_part(ksrc *k, part *p, int32_t id)
 	int rc = checkpoint_restore_input(k->in, p->input, id, k->state, k->cfg->identity, &pos,
 	                                  err, sizeof err);
 	if (rc < 0) {
-		kafka_log("error: state topic %s: %s: refusing to go on", k->cfg->state_topic, err);
+		kafka_log("error: changelog topic %s: %s: refusing to go on", k->cfg->state_topic,
+		          err);
 		k->rc = KAFKA_FAILED;
 	} else if (rc == 0 && pos.a >= 0) {
 		p->ofs.next = pos.a;
@@ -755,6 +757,12 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 	k.rk = consumer_new(&k);
 	if (!k.rk)
 		return KAFKA_CONFIG;
+	/* restored before joining the group: a refusal leaves no member behind */
+	if (cfg->txn && (k.rc = (int)eos_restore(&k)) != KAFKA_OK) {
+		rd_kafka_destroy_flags(k.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		state_map_free(k.state);
+		return (kafka_status)k.rc;
+	}
 	k.next_ckpt = kafka_now() + cfg->checkpoint_interval;
 	rd_kafka_poll_set_consumer(k.rk);
 	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -764,13 +772,6 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 	if (err) {
 		kafka_log("error: subscribe to %s: %s", cfg->topic, rd_kafka_err2str(err));
 		k.rc = 2;
-	} else if (cfg->txn && (k.rc = (int)eos_restore(&k)) != KAFKA_OK) {
-		/* restored while the group join goes on in the background; the assignment is
-		 * served by the first poll, after the restore */
-		k.closing = true;
-		close_consumer(&k);
-		state_map_free(k.state);
-		return (kafka_status)k.rc;
 	} else {
 		kafka_log("consuming %s from %s as group %s, instance %s (%s)", cfg->topic,
 		          cfg->conn.brokers, cfg->group, cfg->instance_id,
