@@ -78,25 +78,10 @@ int checkpoint_write(ingest *in, const checkpoint_input *inputs, size_t n, uint6
 	return rc;
 }
 
-static int open_rec(const state_map *m, const char *key, uint64_t identity, state_rd *r, char *err,
-                    size_t errlen)
-{
-	size_t len;
-	const uint8_t *v = state_map_get(m, key, &len);
-	if (v == NULL)
-		return 1;
-	const char *why = state_open(key, v, len, identity, r);
-	if (why) {
-		snprintf(err, errlen, "record %s: %s", key, why);
-		return -1;
-	}
-	return 0;
-}
-
 int checkpoint_restore(ingest *in, const state_map *m, uint64_t identity, char *err, size_t errlen)
 {
 	state_rd r;
-	int rc = open_rec(m, "ingest", identity, &r, err, errlen);
+	int rc = state_map_open(m, "ingest", identity, &r, err, errlen);
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
@@ -126,7 +111,7 @@ int checkpoint_restore_input(ingest *in, int input, int64_t id, const state_map 
 	char key[48];
 	snprintf(key, sizeof key, "input/%" PRId64, id);
 	state_rd r;
-	int rc = open_rec(m, key, identity, &r, err, errlen);
+	int rc = state_map_open(m, key, identity, &r, err, errlen);
 	if (rc != 0)
 		return rc;
 	pos->a = sr_i64(&r);

@@ -77,34 +77,38 @@ static bool selected(const engine *e, int k)
 
 /* ---- windows leaving ------------------------------------------------------------------------ */
 
+/* Logs that w's records (if it has any) must be deleted at the next checkpoint. */
+static void log_gone(engine *e, int owner, int k, const window *w)
+{
+	if (!w->saved)
+		return;
+	if (e->ngone == e->gone_cap) {
+		size_t ncap = e->gone_cap ? e->gone_cap * 2 : 16;
+		struct gone *ng = realloc(e->gone, sizeof(*ng) * ncap);
+		if (ng == NULL) {
+			e->gone_oom = true;
+			return;
+		}
+		e->gone = ng;
+		e->gone_cap = ncap;
+	}
+	e->gone[e->ngone++] = (struct gone){owner, k, w->start, w->parts, w->deltas};
+}
+
 void engine_window_gone(engine *e, int owner, int k, window *w)
 {
-	if (w->saved) {
-		if (e->ngone == e->gone_cap) {
-			size_t ncap = e->gone_cap ? e->gone_cap * 2 : 16;
-			struct gone *ng = realloc(e->gone, sizeof(*ng) * ncap);
-			if (ng == NULL)
-				e->gone_oom = true;
-			else {
-				e->gone = ng;
-				e->gone_cap = ncap;
-			}
-		}
-		if (e->ngone < e->gone_cap)
-			e->gone[e->ngone++] =
-			    (struct gone){owner, k, w->start, w->parts, w->deltas};
-	}
+	log_gone(e, owner, k, w);
 	window_release(w);
 }
 
 /* Forgets that w is in the checkpoint (its records are deleted next time) but keeps its
- * contents: the window lives on under another owner. */
+ * counter: the window lives on under another owner, written whole by the next checkpoint. */
 static void unsave(engine *e, int owner, int k, window *w)
 {
-	counter *c = w->cnt;
-	w->cnt = NULL;
-	engine_window_gone(e, owner, k, w);
-	w->cnt = c;
+	log_gone(e, owner, k, w);
+	free(w->delta);
+	w->delta = NULL;
+	w->ndelta = w->delta_cap = 0;
 	w->saved = false;
 	w->parts = w->deltas = 0;
 	w->dirty = true;

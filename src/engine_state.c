@@ -257,16 +257,7 @@ typedef struct reader {
 /* Opens record key. Returns 1 when absent, 0 when valid (*r reads its payload), -1 (err set). */
 static int open_rec(const reader *rd, const char *key, state_rd *r)
 {
-	size_t len;
-	const uint8_t *v = state_map_get(rd->m, key, &len);
-	if (v == NULL)
-		return 1;
-	const char *why = state_open(key, v, len, rd->identity, r);
-	if (why) {
-		snprintf(rd->err, rd->errlen, "record %s: %s", key, why);
-		return -1;
-	}
-	return 0;
+	return state_map_open(rd->m, key, rd->identity, r, rd->err, rd->errlen);
 }
 
 static int malformed(const reader *rd, const char *key)

@@ -245,11 +245,9 @@ static kafka_status eos_commit(ksrc *k)
 	}
 	fflush(NULL); /* results on stdio streams go out before their state is committed */
 	kafka_status st;
-	if (kafka_txn_fatal(k->cfg->txn)) {
-		st = KAFKA_FAILED; /* fenced: reported by the producer; never commit again */
-	} else if (!ins ||
-	           checkpoint_write(k->in, ins, n, k->cfg->identity,
-	                            kafka_txn_state_sink(k->cfg->txn), false, &k->last_ckpt) != 0) {
+	if (!ins ||
+	    checkpoint_write(k->in, ins, n, k->cfg->identity, kafka_txn_state_sink(k->cfg->txn),
+	                     false, &k->last_ckpt) != 0) {
 		if (kafka_txn_fatal(k->cfg->txn)) {
 			st = KAFKA_FAILED;
 		} else {
@@ -302,9 +300,8 @@ static kafka_status eos_restore(ksrc *k)
 		if (why) {
 			kafka_log(
 			    "error: changelog topic %s: record %s is corrupt or foreign (%s): "
-			    "refusing "
-			    "to start, since counts restored from it could be wrong. If the topic "
-			    "belongs to another configuration, use another --group or "
+			    "refusing to start, since counts restored from it could be wrong. If "
+			    "the topic belongs to another configuration, use another --group or "
 			    "--changelog-topic; to start over, delete the changelog topic and the "
 			    "group",
 			    c->state_topic, key, why);

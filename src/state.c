@@ -16,6 +16,7 @@
  */
 #include "state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
@@ -404,4 +405,19 @@ static int map_sink_put(void *ctx, const char *key, const uint8_t *val, size_t l
 state_sink state_map_sink(state_map *m)
 {
 	return (state_sink){.ctx = m, .put = map_sink_put};
+}
+
+int state_map_open(const state_map *m, const char *key, uint64_t identity, state_rd *payload,
+                   char *err, size_t errlen)
+{
+	size_t len;
+	const uint8_t *v = state_map_get(m, key, &len);
+	if (v == NULL)
+		return 1;
+	const char *why = state_open(key, v, len, identity, payload);
+	if (why) {
+		snprintf(err, errlen, "record %s: %s", key, why);
+		return -1;
+	}
+	return 0;
 }

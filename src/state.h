@@ -86,6 +86,11 @@ bool state_map_next(const state_map *m, size_t *pos, const char **key, const uin
 size_t state_map_count(const state_map *m);
 size_t state_map_bytes(const state_map *m); /* keys + values */
 
+/* Opens the sealed record key of m (state_open). Returns 1 when m has no such key, 0 when it is
+ * valid (*payload reads it), -1 with "record <key>: <reason>" in err. */
+int state_map_open(const state_map *m, const char *key, uint64_t identity, state_rd *payload,
+                   char *err, size_t errlen);
+
 /* A state_sink that puts records into a map (full snapshots: files, tests). */
 state_sink state_map_sink(state_map *m);
 
