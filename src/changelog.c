@@ -8,6 +8,8 @@
  */
 #include "changelog.h"
 
+#include "kafka_topic.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -15,60 +17,16 @@
 
 int changelog_create(const kafka_conn *conn, const char *topic, char *err, size_t errlen)
 {
-	static const kafka_kv defaults[] = {{"client.id", "kuniq-admin"}};
-	rd_kafka_conf_t *conf = kafka_conf_new(conn, defaults, 1, err, errlen);
-	if (!conf)
-		return -1;
-	char why[512];
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		snprintf(err, errlen, "admin client: %s", why);
-		return -1;
-	}
-	int rc = -1;
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, -1, why, sizeof why);
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	rd_kafka_AdminOptions_t *opt =
-	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	/* small segments: compaction never touches the active segment, and a restore reads
 	 * everything not compacted yet; a live run writes a few records a second for years */
-	if (!nt || rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ||
-	    rd_kafka_NewTopic_set_config(nt, "segment.bytes", "67108864") ||
-	    rd_kafka_NewTopic_set_config(nt, "segment.ms", "3600000") ||
-	    rd_kafka_NewTopic_set_config(nt, "min.cleanable.dirty.ratio", "0.2") ||
-	    rd_kafka_AdminOptions_set_request_timeout(opt, 30000, why, sizeof why)) {
-		snprintf(err, errlen, "changelog topic %s: %s", topic, nt ? "bad config" : why);
-		goto out;
-	}
-	rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 35000);
-	if (!ev) {
-		snprintf(err, errlen, "changelog topic %s: no answer from the brokers", topic);
-		goto out;
-	}
-	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-	size_t n = 0;
-	const rd_kafka_topic_result_t **tr =
-	    res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
-	rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-	if (!e && n == 1)
-		e = rd_kafka_topic_result_error(tr[0]);
-	if (!e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-		rc = 0;
-	else
-		snprintf(err, errlen, "cannot create changelog topic %s: %s", topic,
-		         n == 1 && rd_kafka_topic_result_error_string(tr[0])
-		             ? rd_kafka_topic_result_error_string(tr[0])
-		             : rd_kafka_err2str(e));
-	rd_kafka_event_destroy(ev);
-out:
-	rd_kafka_AdminOptions_destroy(opt);
-	rd_kafka_queue_destroy(q);
-	if (nt)
-		rd_kafka_NewTopic_destroy(nt);
-	rd_kafka_destroy(rk);
-	return rc;
+	static const kafka_kv configs[] = {
+	    {"cleanup.policy", "compact"},
+	    {"segment.bytes", "67108864"},
+	    {"segment.ms", "3600000"},
+	    {"min.cleanable.dirty.ratio", "0.2"},
+	};
+	return kafka_topic_create(conn, topic, 1, configs, sizeof configs / sizeof configs[0],
+	                          "changelog topic", err, errlen);
 }
 
 static rd_kafka_t *reader_new(const kafka_conn *conn, char *err, size_t errlen)

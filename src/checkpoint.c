@@ -42,6 +42,8 @@ int checkpoint_write(ingest *in, const checkpoint_input *inputs, size_t n, uint6
 	*st = (checkpoint_stats){0};
 	state_buf b = {0};
 	int rc = 0;
+	/* the counting stage of --scale-out keeps no global state: other processes count too */
+	bool globals = !engine_is_combining(in->eng);
 	state_begin(&b, identity);
 	sb_u64(&b, in->frames_read);
 	sb_u64(&b, in->bytes);
@@ -49,7 +51,8 @@ int checkpoint_write(ingest *in, const checkpoint_input *inputs, size_t n, uint6
 	sb_u32(&b, FRAME_STATUS_COUNT);
 	for (int s = 0; s < FRAME_STATUS_COUNT; s++)
 		sb_u64(&b, in->rejected[s]);
-	rc |= put(out, &b, "ingest", st);
+	if (globals)
+		rc |= put(out, &b, "ingest", st);
 	int64_t *ids = malloc(sizeof(*ids) * (size_t)(in->ninputs ? in->ninputs : 1));
 	if (ids == NULL)
 		rc = -1;
@@ -103,6 +106,20 @@ int checkpoint_restore(ingest *in, const state_map *m, uint64_t identity, char *
 		in->bytes_restored = in->bytes;
 	}
 	return engine_restore(in->eng, m, identity, err, errlen);
+}
+
+int checkpoint_input_pos(const state_map *m, int64_t id, uint64_t identity, checkpoint_pos *pos)
+{
+	char key[48], err[8];
+	snprintf(key, sizeof key, "input/%" PRId64, id);
+	state_rd r;
+	int rc = state_map_open(m, key, identity, &r, err, sizeof err);
+	if (rc != 0)
+		return rc;
+	pos->a = sr_i64(&r);
+	pos->b = sr_u64(&r);
+	pos->c = sr_i64(&r);
+	return r.bad ? -1 : 0;
 }
 
 int checkpoint_restore_input(ingest *in, int input, int64_t id, const state_map *m,

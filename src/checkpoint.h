@@ -50,6 +50,10 @@ int checkpoint_write(ingest *in, const checkpoint_input *inputs, size_t n, uint6
  * reason in err. Call before restoring inputs. */
 int checkpoint_restore(ingest *in, const state_map *m, uint64_t identity, char *err, size_t errlen);
 
+/* The position of input id in m: 0 (*pos set), 1 when m holds nothing for id, -1 when its record
+ * is bad. */
+int checkpoint_input_pos(const state_map *m, int64_t id, uint64_t identity, checkpoint_pos *pos);
+
 /* Restores input (a new, empty ingest input) from the records of id and sets *pos. Returns 0,
  * 1 when the map holds nothing for id (a fresh input), or -1 with a reason in err. */
 int checkpoint_restore_input(ingest *in, int input, int64_t id, const state_map *m,

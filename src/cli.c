@@ -50,6 +50,11 @@ static const char usage_text[] =
     "      --changelog-topic NAME  topic holding the state (default GROUP-kuniq-state)\n"
     "      --checkpoint-interval S seconds between commits of results, state and offsets\n"
     "                          (default 1; results become visible at commits)\n"
+    "      --scale-out         share the work with the other processes of the group: one\n"
+    "                          final record per window whatever their number (give every\n"
+    "                          process this option and its own --instance-id)\n"
+    "      --partials-topic NAME  internal topic of --scale-out (default GROUP-kuniq-partials)\n"
+    "      --partials-partitions N  its partitions when created (default: the input topic's)\n"
     "Files:\n"
     "      --checkpoint FILE   save the state to FILE every --checkpoint-interval (default 10\n"
     "                          for files) and resume from it: a killed run goes on where its\n"
@@ -89,6 +94,9 @@ enum {
 	OPT_CHANGELOG,
 	OPT_CKPT_INTERVAL,
 	OPT_CHECKPOINT,
+	OPT_SCALE_OUT,
+	OPT_PARTIALS_TOPIC,
+	OPT_PARTIALS_PARTS,
 };
 
 static const struct option long_opts[] = {
@@ -123,6 +131,9 @@ static const struct option long_opts[] = {
     {"changelog-topic", required_argument, NULL, OPT_CHANGELOG},
     {"checkpoint-interval", required_argument, NULL, OPT_CKPT_INTERVAL},
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+    {"scale-out", no_argument, NULL, OPT_SCALE_OUT},
+    {"partials-topic", required_argument, NULL, OPT_PARTIALS_TOPIC},
+    {"partials-partitions", required_argument, NULL, OPT_PARTIALS_PARTS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -345,6 +356,16 @@ static bool apply(cli_config *c, int opt, char *arg)
 	case OPT_CHECKPOINT:
 		c->checkpoint = arg;
 		return true;
+	case OPT_SCALE_OUT:
+		c->scale_out = true;
+		return true;
+	case OPT_PARTIALS_TOPIC:
+		c->partials_topic = arg;
+		return true;
+	case OPT_PARTIALS_PARTS:
+		ok = parse_int("partials-partitions", arg, 1, 100000, &v);
+		c->partials_partitions = (int)v;
+		return ok;
 	default:
 		return false;
 	}
@@ -372,6 +393,15 @@ static bool check(const cli_config *c)
 	if (c->checkpoint && c->brokers) {
 		fprintf(stderr, "kuniq: --checkpoint is for files; in Kafka mode the state is kept "
 		                "in the changelog topic\n");
+		return false;
+	}
+	if (c->scale_out && (!c->brokers || !c->exactly_once)) {
+		fprintf(stderr, "kuniq: --scale-out needs --brokers and exactly-once mode (its "
+		                "stages meet in Kafka transactions)\n");
+		return false;
+	}
+	if ((c->partials_topic || c->partials_partitions) && !c->scale_out) {
+		fprintf(stderr, "kuniq: --partials-topic/--partials-partitions need --scale-out\n");
 		return false;
 	}
 	if (c->clock.max_held < c->clock.confirm) {

@@ -36,6 +36,9 @@ typedef struct cli_config {
 	bool exactly_once;       /* default; --at-least-once clears it */
 	const char *changelog_topic;   /* NULL: "<group>-kuniq-state" */
 	double checkpoint_interval;    /* seconds; < 0: the mode's default */
+	bool scale_out;                /* two stages over Kafka (docs/scale-out.md) */
+	const char *partials_topic;    /* NULL: "<group>-kuniq-partials" */
+	int partials_partitions;       /* 0: the input topic's */
 	const char *checkpoint;        /* --checkpoint FILE (files), or NULL */
 	const char *x_keys[CLI_MAX_X]; /* -X key=value, split; point into argv (value after '=') */
 	const char *x_vals[CLI_MAX_X];

@@ -104,6 +104,11 @@ static int to_sketch(counter *c)
 	return 0;
 }
 
+bool counter_next_item(const counter *c, size_t *pos, uint64_t *item)
+{
+	return !c->sk && exactset_next(&c->set, pos, item);
+}
+
 int counter_add(counter *c, uint64_t hash)
 {
 	return counter_insert(c, hash) < 0 ? -1 : 0;

@@ -52,6 +52,10 @@ double counter_rse(const counter *c);
  * part of src). An AUTO dst converts to the sketch when the union passes its limit. */
 int counter_merge(counter *dst, const counter *src);
 
+/* Iterates an exact set's items (pos starts at 0): true with *item set, false at the end, and
+ * at once for a sketch. */
+bool counter_next_item(const counter *c, size_t *pos, uint64_t *item);
+
 /* Serialises into buf (cap bytes). Returns the number of bytes needed; writes only when it fits. */
 size_t counter_serialize(const counter *c, uint8_t *buf, size_t cap);
 /* Parses a serialisation (versioned, little-endian, XXH3-checksummed; see counter.c). Returns a

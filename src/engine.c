@@ -103,7 +103,7 @@ void engine_window_gone(engine *e, int owner, int k, window *w)
 
 /* Forgets that w is in the checkpoint (its records are deleted next time) but keeps its
  * counter: the window lives on under another owner, written whole by the next checkpoint. */
-static void unsave(engine *e, int owner, int k, window *w)
+void engine_unsave(engine *e, int owner, int k, window *w)
 {
 	log_gone(e, owner, k, w);
 	free(w->delta);
@@ -175,7 +175,7 @@ static bool take_final(engine *e, int k, int64_t limit, window *out)
 			continue;
 		window w;
 		window_list_pop_front(l, &w);
-		unsave(e, i, k, &w); /* the merged window is a new one */
+		engine_unsave(e, i, k, &w); /* the merged window is a new one */
 		if (!have)
 			*out = w;
 		else
@@ -211,7 +211,7 @@ static void remember_closed(engine *e, int k, const window *w)
 }
 
 /* True when the window [start, end) of kind k was emitted and G has since dropped below end. */
-static bool is_closed(const engine *e, int k, int64_t start, int64_t end)
+bool engine_is_closed(const engine *e, int k, int64_t start, int64_t end)
 {
 	const closed_ring *r = e->closed[k];
 	if (!e->g_dropped || end > r->max_end)
@@ -353,9 +353,11 @@ static bool candidate(const engine *e, int64_t *out)
 	return true;
 }
 
-static void maybe_advance(engine *e)
+void engine_maybe_advance(engine *e)
 {
 	int64_t c;
+	if (e->cfg.combine)
+		return; /* the merging stage decides */
 	if (candidate(e, &c) && (!e->g_set || c > e->g))
 		advance_to(e, c);
 }
@@ -383,7 +385,7 @@ static void add_late(engine *e, int k, int64_t ts, uint64_t hash)
 	if (w == NULL) {
 		int64_t s, end;
 		calendar_window(&e->cfg.cal, (window_kind)k, ts, &s, &end);
-		if (end <= e->g - e->cfg.keep_closed || is_closed(e, k, s, end))
+		if (end <= e->g - e->cfg.keep_closed || engine_is_closed(e, k, s, end))
 			return;
 		counter *c = counter_new(&e->cfg.counter);
 		if (c == NULL || (w = window_list_insert(&e->kept[k], s, end, c)) == NULL) {
@@ -405,7 +407,7 @@ static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 		return w;
 	int64_t s, end;
 	calendar_window(&e->cfg.cal, (window_kind)k, f->ts, &s, &end);
-	if (e->g_set && (end <= e->g || is_closed(e, k, s, end))) {
+	if (e->g_set && (end <= e->g || engine_is_closed(e, k, s, end))) {
 		add_late(e, k, f->ts, f->hash);
 		return NULL;
 	}
@@ -418,7 +420,7 @@ static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 		/* created by a late frame, not emitted yet, and on time again after a rewind: the
 		 * same window, open again */
 		window_list_remove(&e->kept[k], w, &kw);
-		unsave(e, -1, k, &kw);
+		engine_unsave(e, -1, k, &kw);
 		if ((w = window_list_insert(&t->open[k], s, end, kw.cnt)) == NULL) {
 			counter_free(kw.cnt);
 			e->stats.oom++;
@@ -467,6 +469,7 @@ void engine_add(engine *e, int input, int64_t ts, uint64_t hash, int64_t offset)
 void engine_watermark(engine *e, int input, int64_t wm, bool rewind)
 {
 	task *t = &e->tasks[input];
+	t->rewound |= rewind;
 	t->wm = wm;
 	t->wm_set = true;
 	int64_t c;
@@ -475,13 +478,13 @@ void engine_watermark(engine *e, int input, int64_t wm, bool rewind)
 		e->g_dropped = true;
 		return;
 	}
-	maybe_advance(e);
+	engine_maybe_advance(e);
 }
 
 void engine_input_role(engine *e, int input, engine_role role)
 {
 	e->tasks[input].role = role;
-	maybe_advance(e);
+	engine_maybe_advance(e);
 }
 
 int64_t engine_input_safe_offset(const engine *e, int input)
@@ -497,6 +500,8 @@ int64_t engine_input_safe_offset(const engine *e, int input)
 
 void engine_finish(engine *e)
 {
+	if (e->cfg.combine)
+		return; /* kafka_source finishes each input (engine_input_finish) */
 	advance_to(e, INT64_MAX);
 }
 

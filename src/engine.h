@@ -15,6 +15,7 @@
 
 #include "calendar.h"
 #include "counter.h"
+#include "partial.h"
 #include "result.h"
 #include "state.h"
 
@@ -25,6 +26,8 @@ typedef struct engine_cfg {
 	int64_t keep_closed; /* K, seconds */
 	int64_t early;       /* E, seconds; 0 = off */
 	counter_cfg counter;
+	bool combine; /* counting stage of --scale-out: nothing is emitted or late here; windows
+	               * are sent on as partials (engine_flush_partials) */
 } engine_cfg;
 
 typedef struct engine_stats {
@@ -70,6 +73,42 @@ int64_t engine_input_safe_offset(const engine *e, int input);
 void engine_finish(engine *e);
 
 const engine_stats *engine_get_stats(const engine *e);
+
+/* ---- scale-out (engine_partial.c, docs/scale-out.md) -------------------------------------- */
+
+/* Where engine_flush_partials sends its records. put returns 0, or -1 (the commit must fail). */
+typedef struct partial_sink {
+	void *ctx;
+	int (*put)(void *ctx, const struct partial *p);
+} partial_sink;
+
+/* Counting stage (cfg.combine): sends what input counted since the last call (new users and
+ * frames per window, or whole counters) and then its watermark, as records of input partition
+ * id; windows that end at or before the watermark are then forgotten. Returns 0 or -1. */
+int engine_flush_partials(engine *e, int input, int32_t id, partial_sink out);
+
+/* True for the counting stage (cfg.combine). */
+bool engine_is_combining(const engine *e);
+
+/* Counting stage: the input is read to its end (-e): its watermark becomes +infinity. */
+void engine_input_finish(engine *e, int input);
+
+/* Counting stage: forgets everything of the input (a partition that left this process). */
+void engine_input_clear(engine *e, int input);
+
+/* Merging stage: applies one partial record (partial.h) of input partition p->input; every
+ * window lives in input 0's lists. Returns 0, or -1 when the input is unknown or a COUNTER does
+ * not parse. */
+int engine_merge_partial(engine *e, const struct partial *p);
+
+/* True once every input's watermark is +infinity and every window is out. */
+bool engine_all_finished(const engine *e);
+
+/* Merging stage: the inputs' roles as saved (roles[i] for input i < n), set without advancing G
+ * (restoring them one by one could pass through an assignment that advances it). */
+void engine_restore_roles(engine *e, const uint8_t *roles, int n);
+/* Merging stage: the role of input i (to save it). */
+engine_role engine_input_get_role(const engine *e, int i);
 
 /* ---- checkpoints (engine_state.c; record layout in docs/state.md) --------------------------- */
 

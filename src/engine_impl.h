@@ -12,6 +12,11 @@ typedef struct task {
 	engine_role role;
 	bool wm_set; /* wm is valid */
 	int64_t wm;
+	/* scale-out, counting stage: what the last WATERMARK record said */
+	bool rewound; /* the watermark moved back since */
+	bool pub_valid, pub_wm_set;
+	int64_t pub_wm;
+	engine_role pub_role;
 } task;
 
 /* A frame as the engine sees it. */
@@ -54,6 +59,15 @@ struct gone {
 	int64_t start;
 	uint32_t parts, deltas;
 };
+
+/* True when the window [start, end) of kind k was emitted and G has since dropped below end. */
+bool engine_is_closed(const engine *e, int k, int64_t start, int64_t end);
+
+/* Forgets that w is in the checkpoint but keeps its counter (it lives on under another owner). */
+void engine_unsave(engine *e, int owner, int k, window *w);
+
+/* Tries to advance G (after a watermark or role changed). */
+void engine_maybe_advance(engine *e);
 
 /* Hands a window that leaves the engine to the checkpoint log, then releases it. */
 void engine_window_gone(engine *e, int owner, int k, window *w);

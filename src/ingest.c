@@ -154,6 +154,23 @@ void ingest_finish(ingest *in)
 	engine_finish(in->eng);
 }
 
+void ingest_finish_input(ingest *in, int input)
+{
+	ingest_input *p = in->inputs[input];
+	clock_finish(&p->clk);
+	engine_input_finish(in->eng, p->id);
+}
+
+int ingest_input_reset(ingest *in, int input)
+{
+	ingest_input *p = in->inputs[input];
+	clock_free(&p->clk);
+	engine_input_clear(in->eng, p->id);
+	p->idle = p->retired = false;
+	return clock_init(&p->clk, &in->cfg.clock,
+	                  (clock_out){.ctx = p, .add = input_add, .watermark = input_watermark});
+}
+
 event_clock *ingest_clock(ingest *in, int input)
 {
 	return &in->inputs[input]->clk;

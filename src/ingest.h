@@ -72,6 +72,15 @@ int64_t ingest_safe_offset(const ingest *in, int input);
 /* End of input: every clock releases or rejects what it holds; every open window is emitted. */
 void ingest_finish(ingest *in);
 
+/* End of one input (--scale-out, -e): its clock releases or rejects what it holds and its
+ * watermark becomes +infinity (the merging stage emits the windows). */
+void ingest_finish_input(ingest *in, int input);
+
+/* Forgets everything of an input (its clock and windows): a partition that left this process,
+ * to be restored from the committed state if it comes back. Returns 0, or -1 when out of memory
+ * (the input is then unusable). */
+int ingest_input_reset(ingest *in, int input);
+
 /* The event clock of an input, and its engine input id (checkpoints: checkpoint.c). */
 event_clock *ingest_clock(ingest *in, int input);
 int ingest_engine_input(const ingest *in, int input);

@@ -180,23 +180,30 @@ rd_kafka_t *kafka_txn_producer(kafka_txn *t)
 	return t->rk;
 }
 
-static int put_state(void *ctx, const char *key, const uint8_t *val, size_t len)
+int kafka_txn_send(kafka_txn *t, const char *topic, int32_t partition, const char *key,
+                   const uint8_t *val, size_t len)
 {
-	kafka_txn *t = ctx;
 	for (;;) {
 		rd_kafka_resp_err_t e = rd_kafka_producev(
-		    t->rk, RD_KAFKA_V_TOPIC(t->state_topic), RD_KAFKA_V_PARTITION(0),
+		    t->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
 		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, strlen(key)),
 		    RD_KAFKA_V_VALUE((void *)val, val ? len : 0), RD_KAFKA_V_END);
 		if (!e)
-			break;
+			return 0;
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			kafka_log("error: state record %s not produced: %s", key,
+			kafka_log("error: record %s to %s not produced: %s", key, topic,
 			          rd_kafka_err2str(e));
 			return -1;
 		}
 		rd_kafka_poll(t->rk, 50);
 	}
+}
+
+static int put_state(void *ctx, const char *key, const uint8_t *val, size_t len)
+{
+	kafka_txn *t = ctx;
+	if (kafka_txn_send(t, t->state_topic, 0, key, val, len) != 0)
+		return -1;
 	t->st.state_records++;
 	t->st.state_bytes += strlen(key) + (val ? len : 0);
 	return 0;

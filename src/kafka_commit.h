@@ -59,6 +59,11 @@ rd_kafka_t *kafka_txn_producer(kafka_txn *t);
 /* Records to the state topic, inside the open transaction. */
 state_sink kafka_txn_state_sink(kafka_txn *t);
 
+/* Produces one record (copied) to topic's partition inside the open transaction, waiting while
+ * the producer's queue is full. Returns 0, or -1 (logged). */
+int kafka_txn_send(kafka_txn *t, const char *topic, int32_t partition, const char *key,
+                   const uint8_t *val, size_t len);
+
 /* Serves the producer's callbacks. Non-blocking. */
 void kafka_txn_poll(kafka_txn *t);
 

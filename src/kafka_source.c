@@ -35,6 +35,8 @@
 #include "frame.h"
 #include "kafka_conf.h"
 #include "kafka_health.h"
+#include "kafka_topic.h"
+#include "partial.h"
 
 #define BATCH 1024
 #define POLL_MS 100
@@ -50,6 +52,7 @@ typedef struct part {
 	bool assigned;
 	bool at_eof;     /* reached the partition's end, nothing read since */
 	bool idle;       /* told ingest it is idle */
+	bool finished;   /* --scale-out -e: read to its end and told so (ingest_finish_input) */
 	commit_plan ofs; /* next offset to read, committed offset, snapshot */
 	double last;     /* kafka_now() of its last message or of its assignment */
 } part;
@@ -81,6 +84,12 @@ typedef struct ksrc {
 	double next_ckpt;
 	checkpoint_stats last_ckpt;
 	uint64_t results_committed; /* results produced by committed transactions */
+	/* --scale-out (cfg->merge) */
+	int nmerge;  /* partitions of the partials topic */
+	bool joined; /* some assignment happened */
+	state_buf pbuf;
+	uint64_t partials_sent, partial_bytes, watermarks_sent;
+	char tasks_in[256], tasks_merge[256]; /* the tasks held, as last logged */
 } ksrc;
 
 /* ---- partitions ---------------------------------------------------------------------------- */
@@ -229,6 +238,83 @@ static void commit_waiting(void *ctx, const char *why)
 	kafka_health_tick(&k->health, k->rk, kafka_now());
 }
 
+/* ---- scale-out: the partials topic (docs/scale-out.md) ------------------------------------ */
+
+static bool scale(const ksrc *k)
+{
+	return k->cfg->merge != NULL;
+}
+
+static bool is_partials(const ksrc *k, const rd_kafka_message_t *m)
+{
+	return scale(k) && m->rkt &&
+	       strcmp(rd_kafka_topic_name(m->rkt), k->cfg->partials_topic) == 0;
+}
+
+/* A record of the partials topic, to its merge task. */
+static void on_partial(ksrc *k, const rd_kafka_message_t *m)
+{
+	char key[128], err[512];
+	size_t n = m->key && m->key_len < sizeof key ? m->key_len : 0;
+	memcpy(key, m->key ? m->key : "", n);
+	key[n] = '\0';
+	if (merge_stage_record(k->cfg->merge, m->partition, m->offset, key, m->payload, m->len, err,
+	                       sizeof err) != 0) {
+		kafka_log("error: %s: refusing to go on (a corrupt record would make counts wrong)",
+		          err);
+		k->rc = KAFKA_FAILED;
+	}
+}
+
+/* A partial record into the open transaction: a window's to its partition, a watermark to
+ * every partition (each merge task needs every input's watermark). */
+static int send_partial(void *ctx, const partial *p)
+{
+	ksrc *k = ctx;
+	char key[96];
+	if (partial_encode(p, k->cfg->identity, &k->pbuf, key, sizeof key) != 0)
+		return -1;
+	int from = 0, to = k->nmerge;
+	if (p->type != PARTIAL_WATERMARK) {
+		from = partial_partition(p->kind, p->start, k->nmerge);
+		to = from + 1;
+	}
+	for (int q = from; q < to; q++)
+		if (kafka_txn_send(k->cfg->txn, k->cfg->partials_topic, q, key, k->pbuf.p,
+		                   k->pbuf.n) != 0)
+			return -1;
+	if (p->type == PARTIAL_WATERMARK)
+		k->watermarks_sent += (uint64_t)(to - from);
+	else
+		k->partials_sent++;
+	k->partial_bytes += (uint64_t)(to - from) * (k->pbuf.n + strlen(key));
+	return 0;
+}
+
+/* Sends what every assigned partition counted since the last commit. */
+static int flush_partials(ksrc *k)
+{
+	partial_sink ps = {.ctx = k, .put = send_partial};
+	for (int i = 0; i < k->nparts; i++) {
+		part *p = &k->parts[i];
+		if (p->assigned && p->input >= 0 &&
+		    engine_flush_partials(k->in->eng, ingest_engine_input(k->in, p->input), i,
+		                          ps) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void add_merge_offsets(ksrc *k, rd_kafka_topic_partition_list_t *ofs)
+{
+	for (int q = 0; q < k->nmerge; q++) {
+		int64_t next = merge_stage_next(k->cfg->merge, q);
+		if (next >= 0)
+			rd_kafka_topic_partition_list_add(ofs, k->cfg->partials_topic, q)->offset =
+			    next;
+	}
+}
+
 /* Writes the state of the assigned partitions and commits it with the results and offsets. */
 static kafka_status eos_commit(ksrc *k)
 {
@@ -243,11 +329,14 @@ static kafka_status eos_commit(ksrc *k)
 		if (p->ofs.next >= 0)
 			rd_kafka_topic_partition_list_add(ofs, k->topic, i)->offset = p->ofs.next;
 	}
+	if (scale(k))
+		add_merge_offsets(k, ofs);
 	fflush(NULL); /* results on stdio streams go out before their state is committed */
 	kafka_status st;
-	if (!ins ||
-	    checkpoint_write(k->in, ins, n, k->cfg->identity, kafka_txn_state_sink(k->cfg->txn),
-	                     false, &k->last_ckpt) != 0) {
+	state_sink sink = kafka_txn_state_sink(k->cfg->txn);
+	if (!ins || (scale(k) && flush_partials(k) != 0) ||
+	    checkpoint_write(k->in, ins, n, k->cfg->identity, sink, false, &k->last_ckpt) != 0 ||
+	    (scale(k) && merge_stage_checkpoint(k->cfg->merge, sink) != 0)) {
 		if (kafka_txn_fatal(k->cfg->txn)) {
 			st = KAFKA_FAILED;
 		} else {
@@ -272,6 +361,20 @@ static kafka_status eos_commit(ksrc *k)
 	return st;
 }
 
+/* The partials topic: deleted after a week like any topic (a merge task reads it within
+ * seconds); its partition count, if it existed, is the one used. */
+static int create_partials(ksrc *k, char *err, size_t errlen)
+{
+	const kafka_source_cfg *c = k->cfg;
+	static const kafka_kv configs[] = {{"cleanup.policy", "delete"}};
+	if (kafka_topic_create(&c->conn, c->partials_topic, c->partials_partitions, configs, 1,
+	                       "partials topic", err, errlen) != 0 ||
+	    (k->nmerge = kafka_topic_partitions(&c->conn, c->partials_topic, 30, err, errlen)) < 0)
+		return -1;
+	kafka_txn_warm(c->txn, c->partials_topic);
+	return 0;
+}
+
 /* Reads the committed state, checks every record, restores the global part. */
 static kafka_status eos_restore(ksrc *k)
 {
@@ -281,6 +384,10 @@ static kafka_status eos_restore(ksrc *k)
 	k->state = state_map_new();
 	if (!k->state) {
 		kafka_log("error: out of memory");
+		return KAFKA_FAILED;
+	}
+	if (scale(k) && create_partials(k, err, sizeof err) != 0) {
+		kafka_log("error: %s", err);
 		return KAFKA_FAILED;
 	}
 	if (changelog_create(&c->conn, c->state_topic, err, sizeof err) != 0 ||
@@ -296,7 +403,9 @@ static kafka_status eos_restore(ksrc *k)
 	const uint8_t *val;
 	state_rd r;
 	while (state_map_next(k->state, &pos, &key, &val, &len)) {
-		const char *why = state_open(key, val, len, c->identity, &r);
+		const char *why = scale(k) && strncmp(key, "m/", 2) == 0
+		                      ? merge_stage_check(c->merge, key, val, len)
+		                      : state_open(key, val, len, c->identity, &r);
 		if (why) {
 			kafka_log(
 			    "error: changelog topic %s: record %s is corrupt or foreign (%s): "
@@ -308,7 +417,7 @@ static kafka_status eos_restore(ksrc *k)
 			return KAFKA_FAILED;
 		}
 	}
-	if (checkpoint_restore(k->in, k->state, c->identity, err, sizeof err) != 0) {
+	if (!scale(k) && checkpoint_restore(k->in, k->state, c->identity, err, sizeof err) != 0) {
 		kafka_log("error: changelog topic %s: %s: refusing to start", c->state_topic, err);
 		return KAFKA_FAILED;
 	}
@@ -360,11 +469,212 @@ static void eos_maybe_commit(ksrc *k, double now)
 	k->rc = (int)eos_commit(k);
 }
 
+/* ---- scale-out: tasks moving between processes (docs/scale-out.md) --------------------------- */
+
+static bool is_partials_tp(const ksrc *k, const rd_kafka_topic_partition_t *tp)
+{
+	return scale(k) && strcmp(tp->topic, k->cfg->partials_topic) == 0;
+}
+
+/* Where k->state says a partition resumes: 0 (*pos set), 1 (nothing for it), -1 (bad record). */
+static int stored_pos(ksrc *k, const rd_kafka_topic_partition_t *tp, int64_t *pos)
+{
+	if (is_partials_tp(k, tp))
+		return merge_stage_peek(k->cfg->merge, tp->partition, k->state, pos);
+	checkpoint_pos cp;
+	int rc = checkpoint_input_pos(k->state, tp->partition, k->cfg->identity, &cp);
+	*pos = cp.a;
+	return rc;
+}
+
+/* True when k->state holds, for every partition of l, the position of its committed offset:
+ * the state committed with that offset, not an older one. */
+static bool state_matches(ksrc *k, const rd_kafka_topic_partition_list_t *l, bool report)
+{
+	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(l);
+	for (int i = 0; i < c->cnt; i++)
+		c->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+	bool ok = rd_kafka_committed(k->rk, c, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (int i = 0; ok && i < c->cnt; i++) {
+		int64_t have = -1, want = c->elems[i].offset;
+		int rc = stored_pos(k, &c->elems[i], &have);
+		if (rc < 0 || (want >= 0 && (rc == 1 || have != want))) {
+			ok = false;
+			if (report)
+				kafka_log("partition %" PRId32 " of %s: committed offset %" PRId64
+				          ", the changelog's state %s %" PRId64,
+				          c->elems[i].partition, c->elems[i].topic, want,
+				          rc ? "has none" : "is at", have);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(c);
+	return ok;
+}
+
+/* Makes k->state hold the committed state of every partition of l, reading the changelog again
+ * until it does (the markers of the transaction that committed an offset can land on the
+ * changelog a moment after the offset is visible). Returns 0, or -1 (logged). */
+static int fresh_state(ksrc *k, const rd_kafka_topic_partition_list_t *l)
+{
+	const kafka_source_cfg *c = k->cfg;
+	double until = kafka_now() + 30;
+	for (int attempt = 0;; attempt++) {
+		if (k->state && state_matches(k, l, false))
+			return 0;
+		if (kafka_now() > until) {
+			state_matches(k, l, true);
+			kafka_log(
+			    "error: changelog topic %s does not hold the state committed with the "
+			    "offsets of group %s (was the group used without --scale-out, or the "
+			    "changelog deleted?): refusing to go on",
+			    c->state_topic, c->group);
+			return -1;
+		}
+		if (attempt)
+			usleep(200000);
+		char err[512];
+		changelog_stats cs;
+		state_map *m = state_map_new();
+		if (!m ||
+		    changelog_read(&c->conn, c->state_topic, m, &cs, 60, err, sizeof err) != 0) {
+			kafka_log("error: %s", m ? err : "out of memory");
+			state_map_free(m);
+			return -1;
+		}
+		state_map_free(k->state);
+		k->state = m;
+	}
+}
+
+static void log_tasks(ksrc *k)
+{
+	char *in = k->tasks_in, *mg = k->tasks_merge;
+	size_t used = 0, cap = sizeof k->tasks_in;
+	in[0] = '\0';
+	for (int i = 0; i < k->nparts && used < cap; i++)
+		if (k->parts[i].assigned)
+			used += (size_t)snprintf(in + used, cap - used, "%s%d", used ? "," : "", i);
+	merge_stage_list(k->cfg->merge, mg, sizeof k->tasks_merge);
+	kafka_log("tasks: counting %s partitions %s; merging %s partitions %s", k->topic,
+	          used ? in : "none", k->cfg->partials_topic, mg);
+	if (strcmp(mg, "none") == 0)
+		mg[0] = '\0';
+}
+
+/* Partitions of both topics assigned: each task restored from the committed state. */
+static void scale_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
+{
+	if (fresh_state(k, l) != 0) {
+		k->rc = KAFKA_FAILED;
+		return;
+	}
+	char err[512];
+	for (int i = 0; i < l->cnt && k->rc == 0; i++) {
+		rd_kafka_topic_partition_t *tp = &l->elems[i];
+		if (is_partials_tp(k, tp)) {
+			int64_t next;
+			if (merge_stage_assign(k->cfg->merge, tp->partition, k->state, &next, err,
+			                       sizeof err) != 0) {
+				kafka_log("error: changelog topic %s: %s: refusing to go on",
+				          k->cfg->state_topic, err);
+				k->rc = KAFKA_FAILED;
+			}
+			tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
+			continue;
+		}
+		part *p = part_get(k, tp->partition, true);
+		bool ok = p != NULL;
+		if (ok && p->input < 0)
+			ok = (p->input = ingest_input_add(k->in)) >= 0;
+		else if (ok)
+			ok = ingest_input_reset(k->in, p->input) == 0;
+		if (!ok) {
+			kafka_log("error: out of memory for partition %" PRId32, tp->partition);
+			k->rc = KAFKA_FAILED;
+			return;
+		}
+		commit_plan_init(&p->ofs);
+		restore_part(k, p, tp->partition);
+		if (p->ofs.next >= 0)
+			tp->offset = p->ofs.next;
+		p->assigned = true;
+		p->at_eof = p->idle = p->finished = false;
+		p->last = now;
+		k->st.assigned++;
+	}
+	k->joined = true;
+}
+
+/* Partitions of both topics revoked (their state already committed): forgotten here. */
+static void scale_revoke(ksrc *k, const rd_kafka_topic_partition_list_t *l)
+{
+	for (int i = 0; i < l->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &l->elems[i];
+		if (is_partials_tp(k, tp)) {
+			merge_stage_revoke(k->cfg->merge, tp->partition);
+			continue;
+		}
+		part *p = part_get(k, tp->partition, false);
+		if (!p || !p->assigned)
+			continue;
+		p->assigned = false;
+		if (ingest_input_reset(k->in, p->input) != 0 && k->rc == 0)
+			k->rc = KAFKA_FAILED;
+		commit_plan_init(&p->ofs);
+		k->st.revoked++;
+	}
+}
+
+/* -e: this process's input partitions are read to their end and, once told so, the merge
+ * tasks it holds have emitted every window (every input partition of the group finished). */
+static bool scale_done(ksrc *k)
+{
+	if (!k->joined)
+		return false;
+	for (int i = 0; i < k->nparts; i++)
+		if (k->parts[i].assigned && !k->parts[i].at_eof)
+			return false;
+	bool told = false;
+	for (int i = 0; i < k->nparts; i++) {
+		part *p = &k->parts[i];
+		if (p->assigned && !p->finished) {
+			ingest_finish_input(k->in, p->input);
+			p->finished = told = true;
+		}
+	}
+	return !told && merge_stage_finished(k->cfg->merge);
+}
+
+/* Without --scale-out one process must count every partition: another member of the group
+ * would make both emit partial counts. */
+static void check_whole_topic(ksrc *k)
+{
+	int mine = 0;
+	for (int i = 0; i < k->nparts; i++)
+		mine += k->parts[i].assigned;
+	char err[256];
+	int all = kafka_topic_partitions(&k->cfg->conn, k->topic, 10, err, sizeof err);
+	if (all > 0 && mine < all) {
+		kafka_log(
+		    "error: this process was assigned %d of the %d partitions of %s: another "
+		    "process shares group %s. Its counts and this one's would each be partial: "
+		    "run every process of the group with --scale-out (or give each its own "
+		    "--group)",
+		    mine, all, k->topic, k->cfg->group);
+		k->rc = KAFKA_CONFIG;
+	}
+}
+
 /* ---- rebalancing ---------------------------------------------------------------------------- */
 
 static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 {
 	kafka_health_up(&k->health); /* an assignment needs the group coordinator */
+	if (scale(k)) {
+		scale_assign(k, l, now);
+		log_tasks(k);
+		return;
+	}
 	for (int i = 0; i < l->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &l->elems[i];
 		part *p = part_get(k, tp->partition, true);
@@ -392,6 +702,7 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 		k->st.assigned++;
 	}
 	kafka_log("assigned %d partition(s) of %s", l->cnt, k->topic);
+	check_whole_topic(k);
 }
 
 static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
@@ -410,6 +721,12 @@ static void on_revoke(ksrc *k, rd_kafka_topic_partition_list_t *l, bool lost)
 		}
 	} else if (!k->cfg->txn && !lost && !k->closing)
 		commit_now(k, l, FLUSH_ON_REVOKE_MS);
+	if (scale(k)) {
+		scale_revoke(k, l);
+		if (!k->closing)
+			log_tasks(k);
+		return;
+	}
 	k->pending = false; /* a snapshot may name revoked partitions: never commit those later */
 	int held = 0;
 	for (int i = 0; i < l->cnt; i++) {
@@ -500,6 +817,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_event(ksrc *k, const rd_kafka_message_t *m)
 {
 	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		if (is_partials(k, m))
+			return;
 		part *p = part_get(k, m->partition, false);
 		if (p && p->assigned)
 			p->at_eof = true;
@@ -526,6 +845,10 @@ static void on_message(ksrc *k, const rd_kafka_message_t *m, double now)
 {
 	if (m->err) {
 		on_event(k, m);
+		return;
+	}
+	if (is_partials(k, m)) {
+		on_partial(k, m);
 		return;
 	}
 	part *p = part_get(k, m->partition, false);
@@ -566,7 +889,7 @@ static void tick(ksrc *k, double now)
 	for (int i = 0; i < k->nparts; i++) {
 		part *p = &k->parts[i];
 		/* revoked partitions (not assigned) deliver nothing: idle after the timeout */
-		if (!p->idle && p->input >= 0 && (p->at_eof || !p->assigned) &&
+		if (!p->idle && !p->finished && p->input >= 0 && (p->at_eof || !p->assigned) &&
 		    now - p->last >= t) {
 			p->idle = true;
 			ingest_idle(k->in, p->input, wall);
@@ -601,6 +924,10 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	     * 64 MB. The queue must hold about 1 s of frames; override with -X for less memory */
 	    {"queued.min.messages", "1000000"},
 	    {"queued.max.messages.kbytes", QUEUE_KBYTES},
+	    /* scale-out: a process joining or leaving moves only the tasks that change hands
+	     * (each restored from the changelog), not all of them */
+	    {"partition.assignment.strategy",
+	     cfg->merge ? "cooperative-sticky" : "range,roundrobin"},
 	};
 	char err[512];
 	rd_kafka_conf_t *conf = kafka_conf_new(
@@ -659,7 +986,7 @@ static void close_consumer(ksrc *k)
 	rd_kafka_destroy_flags(k->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
-static void print_stats(const ksrc *k)
+static void print_stats(ksrc *k)
 {
 	const kafka_source_stats *s = &k->st;
 	fprintf(stderr,
@@ -686,6 +1013,18 @@ static void print_stats(const ksrc *k)
 		        t->commits, t->aborts, t->state_records, t->state_bytes,
 		        t->commits ? t->commit_s * 1e3 / (double)t->commits : 0.0,
 		        t->max_commit_s * 1e3);
+	}
+	if (scale(k)) {
+		merge_stats ms = merge_stage_get_stats(k->cfg->merge);
+		fprintf(stderr,
+		        ",\"scale_out\":{\"input_partitions\":[%s],\"merge_partitions\":[%s],"
+		        "\"partials_sent\":%" PRIu64 ",\"watermarks_sent\":%" PRIu64
+		        ",\"partial_bytes\":%" PRIu64 ",\"partials_merged\":%" PRIu64
+		        ",\"watermarks_merged\":%" PRIu64 ",\"partial_bytes_merged\":%" PRIu64
+		        ",\"merge_s\":%.3f,\"windows_emitted\":%" PRIu64 "}",
+		        k->tasks_in, k->tasks_merge, k->partials_sent, k->watermarks_sent,
+		        k->partial_bytes, ms.partials, ms.watermarks, ms.bytes, ms.seconds,
+		        ms.windows_emitted);
 	}
 	fprintf(stderr, "}}\n");
 }
@@ -736,7 +1075,7 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 			maybe_commit(k, now);
 		}
 		kafka_health_tick(&k->health, k->rk, now);
-		if (k->cfg->exit_at_end && n <= 0 && all_at_end(k))
+		if (k->cfg->exit_at_end && n <= 0 && (scale(k) ? scale_done(k) : all_at_end(k)))
 			k->ended = true;
 	}
 	rd_kafka_queue_destroy(q);
@@ -764,19 +1103,25 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 	rd_kafka_poll_set_consumer(k.rk);
 	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(sub, cfg->topic, RD_KAFKA_PARTITION_UA);
+	if (scale(&k))
+		rd_kafka_topic_partition_list_add(sub, cfg->partials_topic, RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t err = rd_kafka_subscribe(k.rk, sub);
 	rd_kafka_topic_partition_list_destroy(sub);
 	if (err) {
 		kafka_log("error: subscribe to %s: %s", cfg->topic, rd_kafka_err2str(err));
 		k.rc = 2;
 	} else {
-		kafka_log("consuming %s from %s as group %s, instance %s (%s)", cfg->topic,
+		kafka_log("consuming %s from %s as group %s, instance %s (%s%s)", cfg->topic,
 		          cfg->conn.brokers, cfg->group, cfg->instance_id,
-		          cfg->txn ? "exactly once" : "at least once");
+		          cfg->txn ? "exactly once" : "at least once",
+		          scale(&k) ? ", scale-out" : "");
 		consume(&k, stop);
 	}
 	/* drain: the batch in hand is processed; deliver results, commit what is safe, leave */
-	if (k.ended) {
+	if (k.ended && scale(&k)) {
+		kafka_log("every partition of %s read to its end and every window emitted",
+		          k.topic);
+	} else if (k.ended) {
 		kafka_log("every assigned partition read to its end: emitting every open window");
 		ingest_finish(in);
 	}
@@ -799,5 +1144,6 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 	print_stats(&k);
 	free(k.parts);
 	state_map_free(k.state);
+	state_buf_free(&k.pbuf);
 	return (kafka_status)k.rc;
 }

@@ -16,6 +16,7 @@
 #include "kafka_commit.h"
 #include "kafka_conf.h"
 #include "kafka_sink.h"
+#include "merge_stage.h"
 
 typedef struct kafka_source_stats {
 	uint64_t messages;   /* messages read (valid or not) */
@@ -43,6 +44,11 @@ typedef struct kafka_source_cfg {
 	                             * transaction */
 	double checkpoint_interval; /* seconds between commits */
 	uint64_t identity;          /* checkpoint_identity of the run */
+	/* --scale-out (docs/scale-out.md; needs txn): ingest's engine is the counting stage
+	 * (engine_cfg.combine), merge the merging stage; NULL = one process counts everything */
+	merge_stage *merge;
+	const char *partials_topic;
+	int partials_partitions; /* created with this many when absent */
 } kafka_source_cfg;
 
 /* Consumes cfg->topic as member of cfg->group until *stop is set, a fatal error, or

@@ -18,6 +18,8 @@
 #include "kafka_commit.h"
 #include "kafka_sink.h"
 #include "kafka_source.h"
+#include "kafka_topic.h"
+#include "merge_stage.h"
 #include "parse_pool.h"
 #include "stdout_sink.h"
 
@@ -65,10 +67,10 @@ static void pipeline_free(pipeline *p)
 }
 
 /* Builds the pipeline on sink. Returns 0, or 1 (reported). */
-static int pipeline_init(pipeline *p, const cli_config *cfg, const frame_parser *parser,
-                         result_sink sink)
+static int pipeline_init(pipeline *p, const cli_config *cfg, const engine_cfg *ecfg,
+                         const frame_parser *parser, result_sink sink)
 {
-	p->eng = engine_new(&cfg->engine, sink);
+	p->eng = engine_new(ecfg, sink);
 	char err[256];
 	ingest_cfg ic = {.parser = parser,
 	                 .max_frame = cfg->max_frame,
@@ -97,7 +99,7 @@ static int run_files(const cli_config *cfg, const frame_parser *parser)
 {
 	pipeline p = {0};
 	result_sink sink = stdout_sink_make(&p.out, stdout, &cfg->engine.cal);
-	if (pipeline_init(&p, cfg, parser, sink) != 0) {
+	if (pipeline_init(&p, cfg, &cfg->engine, parser, sink) != 0) {
 		pipeline_free(&p);
 		return 1;
 	}
@@ -169,7 +171,31 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 		}
 		sink = kafka_sink_result_sink(p.ks);
 	}
-	if (pipeline_init(&p, cfg, parser, sink) != 0) {
+	/* --scale-out: this pipeline is the counting stage; the merging stage emits */
+	engine_cfg ecfg = cfg->engine;
+	ecfg.combine = cfg->scale_out;
+	char ident_src[600], partials[512];
+	snprintf(ident_src, sizeof ident_src, "%s%s", cfg->topic,
+	         cfg->scale_out ? "|scale-out" : "");
+	snprintf(partials, sizeof partials, "%s", cfg->partials_topic ? cfg->partials_topic : "");
+	if (!cfg->partials_topic)
+		snprintf(partials, sizeof partials, "%s-kuniq-partials", cfg->group);
+	uint64_t identity = checkpoint_identity(&cfg->engine, &cfg->clock, cfg->uid_field,
+	                                        cfg->ts_field, ident_src);
+	merge_stage *merge = NULL;
+	int ninputs = 0;
+	if (cfg->scale_out &&
+	    (ninputs = kafka_topic_partitions(&conn, cfg->topic, 60, err, sizeof err)) < 0) {
+		fprintf(stderr, "kuniq: kafka: error: %s\n", err);
+		kafka_txn_free(txn);
+		kafka_sink_free(p.ks);
+		return KAFKA_FAILED;
+	}
+	if (pipeline_init(&p, cfg, &ecfg, parser, sink) != 0 ||
+	    (cfg->scale_out &&
+	     (merge = merge_stage_new(&cfg->engine, sink, identity, ninputs)) == NULL)) {
+		if (p.in_ok)
+			fprintf(stderr, "kuniq: out of memory\n");
 		pipeline_free(&p);
 		kafka_txn_free(txn);
 		return KAFKA_FAILED;
@@ -187,8 +213,11 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	    .state_topic = state_topic,
 	    .output_topic = cfg->output_topic,
 	    .checkpoint_interval = cfg->checkpoint_interval > 0 ? cfg->checkpoint_interval : 1.0,
-	    .identity = checkpoint_identity(&cfg->engine, &cfg->clock, cfg->uid_field,
-	                                    cfg->ts_field, cfg->topic),
+	    .identity = identity,
+	    .merge = merge,
+	    .partials_topic = partials,
+	    .partials_partitions =
+	        cfg->partials_partitions > 0 ? cfg->partials_partitions : ninputs,
 	};
 	double t0 = now_s();
 	kafka_status st = kafka_run(&kc, &p.in, p.ks, &stop_requested);
@@ -197,6 +226,7 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	} else {
 		st = (kafka_status)finish(cfg, &p, (int)st, t0);
 	}
+	merge_stage_free(merge);
 	kafka_txn_free(txn);
 	return st;
 }

@@ -407,6 +407,37 @@ state_sink state_map_sink(state_map *m)
 	return (state_sink){.ctx = m, .put = map_sink_put};
 }
 
+static int prefix_put(void *ctx, const char *key, const uint8_t *val, size_t len)
+{
+	state_prefix *p = ctx;
+	char full[320];
+	if ((size_t)snprintf(full, sizeof full, "%s%s", p->prefix, key) >= sizeof full)
+		return -1;
+	return p->inner.put(p->inner.ctx, full, val, len);
+}
+
+state_sink state_prefix_sink(state_prefix *p, state_sink inner, const char *prefix)
+{
+	p->inner = inner;
+	snprintf(p->prefix, sizeof p->prefix, "%s", prefix);
+	return (state_sink){.ctx = p, .put = prefix_put};
+}
+
+state_map *state_map_sub(const state_map *m, const char *prefix)
+{
+	state_map *sub = state_map_new();
+	size_t pos = 0, len, plen = strlen(prefix);
+	const char *key;
+	const uint8_t *val;
+	while (sub && state_map_next(m, &pos, &key, &val, &len))
+		if (strncmp(key, prefix, plen) == 0 &&
+		    state_map_put(sub, key + plen, val, len) != 0) {
+			state_map_free(sub);
+			sub = NULL;
+		}
+	return sub;
+}
+
 int state_map_open(const state_map *m, const char *key, uint64_t identity, state_rd *payload,
                    char *err, size_t errlen)
 {

@@ -94,4 +94,17 @@ int state_map_open(const state_map *m, const char *key, uint64_t identity, state
 /* A state_sink that puts records into a map (full snapshots: files, tests). */
 state_sink state_map_sink(state_map *m);
 
+/* A namespace inside a store: records put through it get prefix before their key (the value is
+ * sealed under the key without it, and the caller seals with an identity of its own for the
+ * namespace, so a record cannot move between namespaces). */
+typedef struct state_prefix {
+	state_sink inner;
+	char prefix[64];
+} state_prefix;
+state_sink state_prefix_sink(state_prefix *p, state_sink inner, const char *prefix);
+
+/* A new map of m's records under prefix, with the prefix cut from their keys, or NULL when out of
+ * memory. */
+state_map *state_map_sub(const state_map *m, const char *prefix);
+
 #endif
