@@ -180,6 +180,19 @@ def run_group(b, a, topic, frames, nprocs, scale):
         for f in ("partials_sent", "partial_bytes", "partials_merged", "merge_s",
                   "windows_emitted"):
             run[f] = sum(x.get(f, 0) or 0 for x in s)
+        notes = run.setdefault("notes", [])
+        if run["windows_emitted"] != len(got):
+            notes.append("windows_emitted summed over the processes is %d, the output holds %d "
+                         "windows" % (run["windows_emitted"], len(got)))
+        ins = sorted(p for x in s for p in x.get("input_partitions", []))
+        if ins != list(range(a.partitions)):
+            notes.append("input_partitions over the processes at exit: %s (expected each of "
+                         "0..%d once; a rebalance may move them)" % (ins, a.partitions - 1))
+        merge = sorted(p for x in s for p in x.get("merge_partitions", []))
+        if len(merge) != len(set(merge)):
+            notes.append("merge_partitions over the processes at exit: %s (some twice)" % merge)
+        if not notes:
+            del run["notes"]
     else:
         run["windows_emitted"] = procs[0].summary["windows_emitted"]
     b.delete(group_topics(b, group, [out]))
