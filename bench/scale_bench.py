@@ -82,6 +82,34 @@ def has_scale_out():
     return b"--scale-out" in out.stdout
 
 
+def broker_cpu_s(b):
+    """User + system CPU seconds of the broker's JVM so far (None if unknown)."""
+    try:
+        with open(os.path.join(b.dir, "pid")) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def assignment_times(k):
+    """(first time the process had input partitions to count, time of its last assignment
+    line): direct mode logs "assigned N partition(s)", --scale-out "tasks: counting ... ;"."""
+    first = last = None
+    for t, line in k.lines:
+        if line.startswith("kuniq: kafka: tasks: counting"):
+            last = t
+            if first is None and "partitions none;" not in line:
+                first = t
+        elif line.startswith("kuniq: kafka: assigned"):
+            last = t
+            if first is None:
+                first = t
+    return first, last
+
+
 def group_topics(b, group, extra=()):
     """Topics this run's group left on the broker (state, partials, output)."""
     names = b.admin.list_topics(timeout=10).topics
@@ -127,6 +155,7 @@ def run_group(b, a, topic, frames, nprocs, scale):
         extra += ["--checkpoint-interval", str(a.checkpoint_interval)]
     extra += a.kuniq_arg
     procs = []
+    cpu0 = broker_cpu_s(b)
     for i in range(nprocs):
         args = eb.kuniq_args(b.addr, topic, group, out, extra)
         if scale or nprocs > 1:
@@ -149,6 +178,8 @@ def run_group(b, a, topic, frames, nprocs, scale):
                                    " ".join(procs[hung[0]].p.args), tails))
         time.sleep(0.01)
     wall = max(k.t0 + k.t_exit for k in procs) - t_first
+    cpu1 = broker_cpu_s(b)
+    asg = [assignment_times(k) for k in procs]
     bad = [i for i, k in enumerate(procs) if k.rc != 0 or k.kafka is None or k.summary is None]
     if bad:
         tails = "\n".join("--- process %d (rc %s) ---\n%s" % (i, procs[i].rc,
@@ -161,8 +192,13 @@ def run_group(b, a, topic, frames, nprocs, scale):
     run = {
         "group": group, "processes": nprocs, "scale_out": scale, "seconds": wall,
         "frames_per_s": frames / wall,
-        "all_assigned_s": (max(k.t0 + k.ev["assigned"] for k in procs) - t_first
-                           if all("assigned" in k.ev for k in procs) else None),
+        # every process counting partitions (None: one never had any), and the last
+        # (re)assignment logged by any of them
+        "all_assigned_s": (max(k.t0 + f for k, (f, _) in zip(procs, asg)) - t_first
+                           if all(f is not None for f, _ in asg) else None),
+        "last_assignment_s": (max(k.t0 + l for k, (_, l) in zip(procs, asg) if l is not None)
+                              - t_first if any(l is not None for _, l in asg) else None),
+        "broker_cpu_s": cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None,
         "cpu_s": sum(k.cpu_s for k in procs),
         "rss_mb": [k.maxrss_mb for k in procs],
         "exit_s": [k.t0 + k.t_exit - t_first for k in procs],
@@ -235,16 +271,21 @@ def tables(res, a):
         "load average at the start %.1f." % (
             os.cpu_count(), res["cpu"], res["mem_gb"], res["git"], a.runs, res["load0"]),
         "",
-        "| run | processes | wall s | frames/s (group) | x direct | all assigned at s "
-        "| CPU s (sum) | peak RSS MB per process |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| run | processes | wall s | frames/s (group) | x direct | all counting at s "
+        "| last assignment at s | kuniq CPU s (sum) | broker CPU s | peak RSS MB per process |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+
+    def opt(v, fmt):
+        return fmt % v if v is not None else "n/a"
+
     for name, n, _ in done:
         r = best[name]
-        out.append("| %s | %d | %.2f | %.0f | %.2f | %s | %.1f | %s |" % (
+        out.append("| %s | %d | %.2f | %.0f | %.2f | %s | %s | %.1f | %s | %s |" % (
             name, n, r["seconds"], fr / r["seconds"], base / r["seconds"],
-            "%.2f" % r["all_assigned_s"] if r["all_assigned_s"] is not None else "n/a",
-            r["cpu_s"], " / ".join("%.0f" % m if m else "?" for m in r["rss_mb"])))
+            opt(r["all_assigned_s"], "%.2f"), opt(r["last_assignment_s"], "%.2f"),
+            r["cpu_s"], opt(r["broker_cpu_s"], "%.1f"),
+            " / ".join("%.0f" % m if m else "?" for m in r["rss_mb"])))
     out += [
         "",
         "| run | partials sent | partial MB | partial KB / window | partials merged "
@@ -290,7 +331,10 @@ def tables(res, a):
         "frames/s: input frames (%d) / wall time from the first process's start to the last "
         "one's exit (group join, restore, reading, merging and the final commit included); "
         "x direct: the direct run's time / the run's; stage 2: merging partials and emitting "
-        "(the kafka line's merge_s, summed over the processes); windows in the output: %d; "
+        "(the kafka line's merge_s, summed over the processes); all counting at: when the last "
+        "process got input partitions to count; last assignment at: the last (re)assignment "
+        "any process logged; kuniq CPU: user + sys of the kuniq processes; broker CPU: the "
+        "broker JVM's during the run (it shares the cores); windows in the output: %d; "
         "loading the topic with kcat -P: %.1f s." % (fr, res["windows"], res["load_seconds"]),
     ]
     return out
