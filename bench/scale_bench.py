@@ -272,8 +272,9 @@ def tables(res, a):
             os.cpu_count(), res["cpu"], res["mem_gb"], res["git"], a.runs, res["load0"]),
         "",
         "| run | processes | wall s | frames/s (group) | x direct | all counting at s "
-        "| last assignment at s | kuniq CPU s (sum) | broker CPU s | peak RSS MB per process |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| last assignment at s | kuniq CPU s (sum) | broker CPU s | peak RSS MB per process "
+        "| frames read per process, % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
 
     def opt(v, fmt):
@@ -281,11 +282,12 @@ def tables(res, a):
 
     for name, n, _ in done:
         r = best[name]
-        out.append("| %s | %d | %.2f | %.0f | %.2f | %s | %s | %.1f | %s | %s |" % (
+        out.append("| %s | %d | %.2f | %.0f | %.2f | %s | %s | %.1f | %s | %s | %s |" % (
             name, n, r["seconds"], fr / r["seconds"], base / r["seconds"],
             opt(r["all_assigned_s"], "%.2f"), opt(r["last_assignment_s"], "%.2f"),
             r["cpu_s"], opt(r["broker_cpu_s"], "%.1f"),
-            " / ".join("%.0f" % m if m else "?" for m in r["rss_mb"])))
+            " / ".join("%.0f" % m if m else "?" for m in r["rss_mb"]),
+            " / ".join("%.0f" % (100.0 * x / fr) for x in r["frames_read"])))
     out += [
         "",
         "| run | partials sent | partial MB | partial KB / window | partials merged "
@@ -333,7 +335,8 @@ def tables(res, a):
         "x direct: the direct run's time / the run's; stage 2: merging partials and emitting "
         "(the kafka line's merge_s, summed over the processes); all counting at: when the last "
         "process got input partitions to count; last assignment at: the last (re)assignment "
-        "any process logged; kuniq CPU: user + sys of the kuniq processes; broker CPU: the "
+        "any process logged (the partitions it names are those held at the exit: frames read "
+        "tells who counted what); kuniq CPU: user + sys of the kuniq processes; broker CPU: the "
         "broker JVM's during the run (it shares the cores); windows in the output: %d; "
         "loading the topic with kcat -P: %.1f s." % (fr, res["windows"], res["load_seconds"]),
     ]
