@@ -85,11 +85,11 @@ typedef struct ksrc {
 	checkpoint_stats last_ckpt;
 	uint64_t results_committed; /* results produced by committed transactions */
 	/* --scale-out (cfg->merge) */
-	int nmerge;  /* partitions of the partials topic */
-	bool joined; /* some assignment happened */
+	int nmerge; /* partitions of the partials topic */
 	state_buf pbuf;
 	uint64_t partials_sent, partial_bytes, watermarks_sent;
 	char tasks_in[256], tasks_merge[256]; /* the tasks held, as last logged */
+	double next_merged_check;             /* -e: all_merged */
 } ksrc;
 
 /* ---- partitions ---------------------------------------------------------------------------- */
@@ -602,7 +602,6 @@ static void scale_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now
 		p->last = now;
 		k->st.assigned++;
 	}
-	k->joined = true;
 }
 
 /* Partitions of both topics revoked (their state already committed): forgotten here. */
@@ -625,12 +624,42 @@ static void scale_revoke(ksrc *k, const rd_kafka_topic_partition_list_t *l)
 	}
 }
 
-/* -e: this process's input partitions are read to their end and, once told so, the merge
- * tasks it holds have emitted every window (every input partition of the group finished). */
+/* -e: every merge task of the group has emitted every window: those held here by their state in
+ * memory, the others by the committed state (read again at most once a second). A process that
+ * holds no merge task must not leave before: a task moving between two others could be left
+ * to nobody. */
+static bool all_merged(ksrc *k)
+{
+	double now = kafka_now();
+	if (now < k->next_merged_check)
+		return false;
+	k->next_merged_check = now + 2.0;
+	bool need = false;
+	for (int q = 0; q < k->nmerge; q++)
+		need |= !merge_stage_has(k->cfg->merge, q);
+	if (!need)
+		return true;
+	char err[512];
+	changelog_stats cs;
+	state_map *m = state_map_new();
+	if (!m ||
+	    changelog_read(&k->cfg->conn, k->cfg->state_topic, m, &cs, 60, err, sizeof err) != 0) {
+		state_map_free(m);
+		return false;
+	}
+	state_map_free(k->state);
+	k->state = m;
+	for (int q = 0; q < k->nmerge; q++)
+		if (!merge_stage_has(k->cfg->merge, q) &&
+		    !merge_stage_peek_finished(k->cfg->merge, q, k->state))
+			return false;
+	return true;
+}
+
+/* -e: this process's input partitions are read to their end and, once told so, every window of
+ * the group is out. */
 static bool scale_done(ksrc *k)
 {
-	if (!k->joined)
-		return false;
 	for (int i = 0; i < k->nparts; i++)
 		if (k->parts[i].assigned && !k->parts[i].at_eof)
 			return false;
@@ -642,7 +671,11 @@ static bool scale_done(ksrc *k)
 			p->finished = told = true;
 		}
 	}
-	return !told && merge_stage_finished(k->cfg->merge);
+	/* a process still waiting for an assignment is done too once every window is out: a
+	 * static member that left holds its partitions until its session times out */
+	if (told || !merge_stage_finished(k->cfg->merge))
+		return false;
+	return all_merged(k);
 }
 
 /* Without --scale-out one process must count every partition: another member of the group
@@ -924,10 +957,6 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	     * 64 MB. The queue must hold about 1 s of frames; override with -X for less memory */
 	    {"queued.min.messages", "1000000"},
 	    {"queued.max.messages.kbytes", QUEUE_KBYTES},
-	    /* scale-out: a process joining or leaving moves only the tasks that change hands
-	     * (each restored from the changelog), not all of them */
-	    {"partition.assignment.strategy",
-	     cfg->merge ? "cooperative-sticky" : "range,roundrobin"},
 	};
 	char err[512];
 	rd_kafka_conf_t *conf = kafka_conf_new(

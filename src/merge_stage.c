@@ -139,6 +139,20 @@ int merge_stage_peek(const merge_stage *m, int q, const state_map *state, int64_
 	return r.bad ? -1 : 0;
 }
 
+bool merge_stage_peek_finished(const merge_stage *m, int q, const state_map *state)
+{
+	char key[48];
+	snprintf(key, sizeof key, "m/%d/engine", q);
+	size_t len;
+	const uint8_t *v = state ? state_map_get(state, key, &len) : NULL;
+	state_rd r;
+	if (v == NULL || state_open("engine", v, len, identity_of(m->identity, q), &r) != NULL)
+		return false;
+	uint8_t flags = sr_u8(&r); /* engine_state.c: G set, G dropped; then G */
+	int64_t g = sr_i64(&r);
+	return !r.bad && (flags & 1) && g == INT64_MAX;
+}
+
 /* Gives t's engine inputs up to n (an input partition added to the topic). */
 static int grow_inputs(merge_task *t, int n)
 {

@@ -52,6 +52,10 @@ const char *merge_stage_check(const merge_stage *m, const char *key, const uint8
  * nothing for q, -1 when its record is bad. */
 int merge_stage_peek(const merge_stage *m, int q, const state_map *state, int64_t *next);
 
+/* True when state says partition q's task has emitted every window (every input partition
+ * finished, -e). */
+bool merge_stage_peek_finished(const merge_stage *m, int q, const state_map *state);
+
 /* Drops partition q's task (its state is in the last committed checkpoint). */
 void merge_stage_revoke(merge_stage *m, int q);
 bool merge_stage_has(const merge_stage *m, int q);
