@@ -186,7 +186,11 @@ def partition_count(kafka, topic):
 
 
 def check_offsets_at_end(kafka, topic, group, what):
+    """The group's committed input offsets are the input's ends (a partition that never held a
+    message may have no committed offset)."""
     committed, ends = kafka.committed(topic, group), kafka.end_offsets(topic)
+    committed = {p: 0 if off == -1001 and ends.get(p) == 0 else off
+                 for p, off in committed.items()}
     assert committed == ends, ("%s: the group's committed input offsets %s are not the input's "
                                "end offsets %s" % (what, committed, ends))
 
