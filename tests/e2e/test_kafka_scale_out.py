@@ -136,13 +136,13 @@ def stop_all(runs, what, timeout=90):
 
 
 def scale_out_stats(run, what):
-    """The `scale_out` object of a process's final {"kafka":...} line, checked for shape; also
-    checks that stderr has a `tasks:` line (printed after each rebalance)."""
+    """The `scale_out` object of a process's final {"kafka":...} line, checked for shape; a
+    process that was assigned partitions must also have said so in a `tasks:` line (printed after
+    each rebalance). (A process that finds the work done before the group assigns it anything
+    may exit without one.)"""
     err = run.stderr()
-    assert any("tasks:" in line for line in err.splitlines()), (
-        "%s: no `tasks:` line on stderr (want one after each rebalance, naming the input and "
-        "merge partitions held):\n%s" % (what, err[-3000:]))
-    so = run.kafka_stats().get("scale_out")
+    stats = run.kafka_stats()
+    so = stats.get("scale_out")
     assert isinstance(so, dict), ("%s: the {\"kafka\":...} line has no \"scale_out\" object:\n%s"
                                   % (what, err[-3000:]))
     for f in ("input_partitions", "merge_partitions"):
@@ -154,6 +154,13 @@ def scale_out_stats(run, what):
         v = so.get(f)
         assert isinstance(v, int) and not isinstance(v, bool) and v >= 0, \
             "%s: scale_out.%s is %r, want a count" % (what, f, v)
+    held = (stats.get("partitions_assigned") or so["input_partitions"]
+            or so["merge_partitions"] or so["windows_emitted"] or so["partials_sent"])
+    if held:
+        assert any("tasks:" in line for line in err.splitlines()), (
+            "%s: held partitions (partitions_assigned %s), but no `tasks:` line on stderr (want "
+            "one after each rebalance, naming the input and merge partitions held):\n%s"
+            % (what, stats.get("partitions_assigned"), err[-3000:]))
     return so
 
 
@@ -161,6 +168,8 @@ def check_stats_of_clean_run(runs, nwindows, what):
     """Every process of an uninterrupted run reports its scale_out counters; each window was
     emitted by exactly one merge task, so their windows_emitted add up to the oracle's."""
     stats = {iid: scale_out_stats(r, "%s, process %s" % (what, iid)) for iid, r in runs.items()}
+    assert any("tasks:" in r.stderr() for r in runs.values()), \
+        "%s: no process printed a `tasks:` line" % what
     total = sum(s["windows_emitted"] for s in stats.values())
     assert total == nwindows, ("%s: the processes' scale_out.windows_emitted add up to %d, the "
                                "oracle has %d windows: %s"
