@@ -602,6 +602,9 @@ static void scale_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now
 		p->last = now;
 		k->st.assigned++;
 	}
+	/* restored: the map (the whole group's state) is read again at the next assignment */
+	state_map_free(k->state);
+	k->state = NULL;
 }
 
 /* Partitions of both topics revoked (their state already committed): forgotten here. */
