@@ -676,6 +676,8 @@ static bool scale_done(ksrc *k)
 	}
 	/* a process still waiting for an assignment is done too once every window is out: a
 	 * static member that left holds its partitions until its session times out */
+	if (told)
+		k->next_ckpt = 0; /* the merge tasks wait for these ends: commit them now */
 	if (told || !merge_stage_finished(k->cfg->merge))
 		return false;
 	return all_merged(k);

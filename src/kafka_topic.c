@@ -98,7 +98,7 @@ int kafka_topic_partitions(const kafka_conn *conn, const char *topic, double tim
 		if (md)
 			rd_kafka_metadata_destroy(md);
 		if (n < 0)
-			rd_kafka_poll(rk, 500);
+			rd_kafka_poll(rk, 100);
 	}
 	if (t)
 		rd_kafka_topic_destroy(t);
