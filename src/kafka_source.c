@@ -962,6 +962,9 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	     * 64 MB. The queue must hold about 1 s of frames; override with -X for less memory */
 	    {"queued.min.messages", "1000000"},
 	    {"queued.max.messages.kbytes", QUEUE_KBYTES},
+	    /* scale-out: merge tasks wait for partials committed a moment ago; a fetch that
+	     * finds nothing new should come back sooner than the default 500 ms */
+	    {"fetch.wait.max.ms", cfg->merge ? "100" : "500"},
 	};
 	char err[512];
 	rd_kafka_conf_t *conf = kafka_conf_new(
