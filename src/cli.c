@@ -60,6 +60,12 @@ static const char usage_text[] =
     "                          for files) and resume from it: a killed run goes on where its\n"
     "                          last checkpoint stood (regular files only, not pipes)\n"
     "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
+    "Operations:\n"
+    "      --stats-interval S  one JSON stats line on stderr every S seconds\n"
+    "      --metrics [ADDR:]PORT  Prometheus text on GET /metrics (address 127.0.0.1 unless\n"
+    "                          given)\n"
+    "      --metrics-topic NAME  Kafka: the stats JSON also to this topic\n"
+    "  -v, --verbose           more log lines (debug); -q, --quiet: errors and warnings only\n"
     "\n"
     "  -h, --help              this text\n"
     "  -V, --version           version\n";
@@ -95,6 +101,9 @@ enum {
 	OPT_CKPT_INTERVAL,
 	OPT_CHECKPOINT,
 	OPT_SCALE_OUT,
+	OPT_STATS_INTERVAL,
+	OPT_METRICS,
+	OPT_METRICS_TOPIC,
 	OPT_PARTIALS_TOPIC,
 	OPT_PARTIALS_PARTS,
 };
@@ -132,6 +141,11 @@ static const struct option long_opts[] = {
     {"checkpoint-interval", required_argument, NULL, OPT_CKPT_INTERVAL},
     {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
     {"scale-out", no_argument, NULL, OPT_SCALE_OUT},
+    {"stats-interval", required_argument, NULL, OPT_STATS_INTERVAL},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"metrics-topic", required_argument, NULL, OPT_METRICS_TOPIC},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
     {"partials-topic", required_argument, NULL, OPT_PARTIALS_TOPIC},
     {"partials-partitions", required_argument, NULL, OPT_PARTIALS_PARTS},
     {"help", no_argument, NULL, 'h'},
@@ -359,6 +373,25 @@ static bool apply(cli_config *c, int opt, char *arg)
 	case OPT_SCALE_OUT:
 		c->scale_out = true;
 		return true;
+	case OPT_STATS_INTERVAL:
+		ok = parse_seconds("stats-interval", arg, &c->stats_interval);
+		if (ok && c->stats_interval < 0.1) {
+			fprintf(stderr, "kuniq: --stats-interval: at least 0.1 s\n");
+			ok = false;
+		}
+		return ok;
+	case OPT_METRICS:
+		c->metrics = arg;
+		return true;
+	case OPT_METRICS_TOPIC:
+		c->metrics_topic = arg;
+		return true;
+	case 'v':
+		c->verbosity++;
+		return true;
+	case 'q':
+		c->verbosity--;
+		return true;
 	case OPT_PARTIALS_TOPIC:
 		c->partials_topic = arg;
 		return true;
@@ -400,6 +433,10 @@ static bool check(const cli_config *c)
 		                "stages meet in Kafka transactions)\n");
 		return false;
 	}
+	if (c->metrics_topic && !c->brokers) {
+		fprintf(stderr, "kuniq: --metrics-topic needs --brokers\n");
+		return false;
+	}
 	if ((c->partials_topic || c->partials_partitions) && !c->scale_out) {
 		fprintf(stderr, "kuniq: --partials-topic/--partials-partitions need --scale-out\n");
 		return false;
@@ -418,7 +455,7 @@ cli_status cli_parse(int argc, char **argv, cli_config *cfg)
 	defaults(cfg);
 	optind = 0; /* glibc: a full re-initialisation (an earlier parse may have stopped midway) */
 	int opt;
-	while ((opt = getopt_long(argc, argv, "w:X:ehV", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "w:X:ehVvq", long_opts, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage_text, stdout);
 			return CLI_EXIT_OK;

@@ -39,6 +39,10 @@ typedef struct cli_config {
 	bool scale_out;                /* two stages over Kafka (docs/scale-out.md) */
 	const char *partials_topic;    /* NULL: "<group>-kuniq-partials" */
 	int partials_partitions;       /* 0: the input topic's */
+	double stats_interval;         /* seconds between stats lines; 0: none */
+	const char *metrics;           /* --metrics [ADDR:]PORT, or NULL */
+	const char *metrics_topic;     /* --metrics-topic, or NULL */
+	int verbosity;                 /* -v: +1, -q: -1 */
 	const char *checkpoint;        /* --checkpoint FILE (files), or NULL */
 	const char *x_keys[CLI_MAX_X]; /* -X key=value, split; point into argv (value after '=') */
 	const char *x_vals[CLI_MAX_X];

@@ -509,3 +509,37 @@ const engine_stats *engine_get_stats(const engine *e)
 {
 	return &e->stats;
 }
+
+static void list_usage(const window_list *l, uint64_t *windows, uint64_t *bytes)
+{
+	*windows += l->n;
+	for (uint32_t i = 0; i < l->n; i++)
+		*bytes += counter_memory(l->w[i].cnt);
+}
+
+void engine_usage(const engine *e, uint64_t *windows, uint64_t *counter_bytes)
+{
+	*windows = *counter_bytes = 0;
+	for (int k = 0; k < WINDOW_KIND_COUNT; k++) {
+		for (int i = 0; i < e->ntasks; i++)
+			list_usage(&e->tasks[i].open[k], windows, counter_bytes);
+		list_usage(&e->kept[k], windows, counter_bytes);
+	}
+}
+
+bool engine_get_watermark(const engine *e, int64_t *g)
+{
+	*g = e->g;
+	return e->g_set;
+}
+
+bool engine_input_watermark(const engine *e, int input, int64_t *wm)
+{
+	*wm = e->tasks[input].wm;
+	return e->tasks[input].wm_set;
+}
+
+unsigned engine_get_kinds(const engine *e)
+{
+	return e->cfg.kinds;
+}

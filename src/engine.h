@@ -74,6 +74,15 @@ void engine_finish(engine *e);
 
 const engine_stats *engine_get_stats(const engine *e);
 
+/* What the engine holds (stats.h): its windows (open and kept, every input and kind) and the
+ * heap bytes of their counters. */
+void engine_usage(const engine *e, uint64_t *windows, uint64_t *counter_bytes);
+/* G (false while unset), and an input's watermark (false while unset). */
+bool engine_get_watermark(const engine *e, int64_t *g);
+/* The selected window kinds (engine_cfg.kinds). */
+unsigned engine_get_kinds(const engine *e);
+bool engine_input_watermark(const engine *e, int input, int64_t *wm);
+
 /* ---- scale-out (engine_partial.c, docs/scale-out.md) -------------------------------------- */
 
 /* Where engine_flush_partials sends its records. put returns 0, or -1 (the commit must fail). */

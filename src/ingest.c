@@ -6,6 +6,8 @@
  */
 #include "ingest.h"
 
+#include "log.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,10 +100,16 @@ void ingest_batch(ingest *in, parse_item *items, size_t n)
 			in->rejected[it->status]++;
 		} else if (it->ts < TS_MIN || it->ts >= TS_MAX) {
 			in->ts_range++;
+			if (it->ts >= TS_MIN * 1000 && it->ts < TS_MAX * 1000)
+				in->ts_ms_like++;
 		} else {
 			clock_frame f = {it->ts, it->hash, it->offset};
 			clock_offer(&p->clk, &f);
 		}
+	}
+	if (in->frames_read >= in->next_check) {
+		in->next_check = in->frames_read + 65536;
+		ingest_check_rejects(in);
 	}
 }
 
@@ -179,6 +187,45 @@ event_clock *ingest_clock(ingest *in, int input)
 int ingest_engine_input(const ingest *in, int input)
 {
 	return in->inputs[input]->id;
+}
+
+/* The main reason frames are rejected and what usually causes it. */
+static const char *hint(const ingest *in, const char **reason)
+{
+	uint64_t best = in->ts_range;
+	*reason = "ts_range";
+	for (int s = 1; s < FRAME_STATUS_COUNT; s++)
+		if (in->rejected[s] > best) {
+			best = in->rejected[s];
+			*reason = frame_status_name((frame_status)s);
+		}
+	if (strcmp(*reason, "ts_range") == 0)
+		return in->ts_ms_like * 2 > in->ts_range
+		           ? "ts looks like milliseconds since the epoch; kuniq reads unix seconds"
+		           : "ts is outside 2000..2100: is it unix seconds?";
+	if (strcmp(*reason, "not_json") == 0)
+		return "is the input JSON lines (not compressed, not another format)?";
+	if (strcmp(*reason, "no_uid") == 0 || strcmp(*reason, "bad_uid") == 0)
+		return "the user id is not a top-level string \"uid\": see --uid-field";
+	if (strcmp(*reason, "no_ts") == 0 || strcmp(*reason, "bad_ts") == 0)
+		return "the timestamp is not a top-level \"ts\" of unix seconds: see --ts-field";
+	if (strcmp(*reason, "too_long") == 0)
+		return "frames are longer than --max-frame";
+	return "see the rejected counts in the summary";
+}
+
+void ingest_check_rejects(ingest *in)
+{
+	uint64_t rejected = in->ts_range;
+	for (int s = 1; s < FRAME_STATUS_COUNT; s++)
+		rejected += in->rejected[s];
+	if (in->warned || in->frames_read < 1000 || rejected * 2 < in->frames_read)
+		return;
+	in->warned = true;
+	const char *reason, *why = hint(in, &reason);
+	log_msg(LOG_WARN,
+	        "warning: %" PRIu64 " of %" PRIu64 " frames rejected so far, mostly %s: %s",
+	        rejected, in->frames_read, reason, why);
 }
 
 uint64_t ingest_ts_ahead(const ingest *in)

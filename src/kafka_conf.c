@@ -6,6 +6,8 @@
  */
 #include "kafka_conf.h"
 
+#include "log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +20,7 @@ void kafka_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	/* one write per line, so that lines from librdkafka's threads do not interleave */
-	fprintf(stderr, "kuniq: kafka: %s\n", line);
+	log_msg(log_level_of(line), "kafka: %s", line);
 }
 
 double kafka_now(void)

@@ -90,6 +90,8 @@ typedef struct ksrc {
 	uint64_t partials_sent, partial_bytes, watermarks_sent;
 	char tasks_in[256], tasks_merge[256]; /* the tasks held, as last logged */
 	double next_merged_check;             /* -e: all_merged */
+	stats_rdkafka rdstats;                /* librdkafka's latest statistics */
+	stats_part *sparts;                   /* a stats snapshot's partitions */
 } ksrc;
 
 /* ---- partitions ---------------------------------------------------------------------------- */
@@ -940,11 +942,57 @@ static void tick(ksrc *k, double now)
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
+/* ---- stats (stats.h) ------------------------------------------------------------------------ */
+
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	(void)rk;
+	stats_rdkafka_parse(json, len, &((ksrc *)opaque)->rdstats);
+	return 0; /* librdkafka frees json */
+}
+
+static void report_stats(ksrc *k, double now)
+{
+	stats_part *np = realloc(k->sparts, sizeof(*np) * (size_t)(k->nparts ? k->nparts : 1));
+	if (np == NULL)
+		return;
+	k->sparts = np;
+	int n = 0;
+	for (int i = 0; i < k->nparts; i++) {
+		const part *p = &k->parts[i];
+		if (!p->assigned || p->input < 0)
+			continue;
+		stats_part *sp = &np[n++];
+		int64_t lo = -1, hi = -1;
+		if (rd_kafka_get_watermark_offsets(k->rk, k->topic, i, &lo, &hi) != 0)
+			hi = -1;
+		*sp = (stats_part){.id = i, .position = p->ofs.next, .end = hi, .idle = p->idle};
+		sp->wm_set = engine_input_watermark(
+		    k->in->eng, ingest_engine_input(k->in, p->input), &sp->watermark);
+	}
+	stats_snapshot s = {.in = k->in,
+	                    .merge = k->cfg->merge,
+	                    .topic = k->topic,
+	                    .parts = np,
+	                    .nparts = n,
+	                    .rdkafka = &k->rdstats};
+	if (k->out) {
+		const kafka_sink_stats *o = kafka_sink_get_stats(k->out);
+		s.has_results = true;
+		s.results_produced = o->produced;
+		s.results_delivered = k->cfg->txn ? k->results_committed : o->delivered;
+	}
+	stats_report(k->cfg->stats, &s, now);
+}
+
 static rd_kafka_t *consumer_new(ksrc *k)
 {
 	const kafka_source_cfg *cfg = k->cfg;
-	char instance[512];
+	char instance[512], stats_ms[32];
 	snprintf(instance, sizeof instance, "%s-%s", cfg->group, cfg->instance_id);
+	snprintf(stats_ms, sizeof stats_ms, "%d",
+	         cfg->stats ? (int)(cfg->stats_interval > 0 ? cfg->stats_interval * 1000 : 1000)
+	                    : 0);
 	const kafka_kv defaults[] = {
 	    {"group.id", cfg->group},
 	    /* static membership: a restarted process with the same instance id gets its
@@ -965,6 +1013,8 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	    /* scale-out: merge tasks wait for partials committed a moment ago; a fetch that
 	     * finds nothing new should come back sooner than the default 500 ms */
 	    {"fetch.wait.max.ms", cfg->merge ? "100" : "500"},
+	    /* stats lines fold in librdkafka's own totals */
+	    {"statistics.interval.ms", stats_ms},
 	};
 	char err[512];
 	rd_kafka_conf_t *conf = kafka_conf_new(
@@ -977,6 +1027,7 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_stats_cb(conf, stats_cb);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);
@@ -1112,6 +1163,8 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 			maybe_commit(k, now);
 		}
 		kafka_health_tick(&k->health, k->rk, now);
+		if (stats_due(k->cfg->stats, now))
+			report_stats(k, now);
 		if (k->cfg->exit_at_end && n <= 0 && (scale(k) ? scale_done(k) : all_at_end(k)))
 			k->ended = true;
 	}
@@ -1172,6 +1225,8 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 		if (commit_now(&k, NULL, FLUSH_AT_EXIT_MS) != 0 && k.rc == 0)
 			k.rc = 1;
 	}
+	if (cfg->stats)
+		report_stats(&k, kafka_now()); /* the last line: the figures of the summary */
 	k.closing = true;
 	close_consumer(&k);
 	if (out && kafka_sink_flush(out, FLUSH_ON_REVOKE_MS) != 0 && k.rc == 0)
@@ -1182,5 +1237,6 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 	free(k.parts);
 	state_map_free(k.state);
 	state_buf_free(&k.pbuf);
+	free(k.sparts);
 	return (kafka_status)k.rc;
 }

@@ -17,6 +17,7 @@
 #include "kafka_conf.h"
 #include "kafka_sink.h"
 #include "merge_stage.h"
+#include "stats.h"
 
 typedef struct kafka_source_stats {
 	uint64_t messages;   /* messages read (valid or not) */
@@ -49,6 +50,8 @@ typedef struct kafka_source_cfg {
 	merge_stage *merge;
 	const char *partials_topic;
 	int partials_partitions; /* created with this many when absent */
+	stats_reporter *stats;   /* --stats-interval, --metrics: NULL = none */
+	double stats_interval;   /* seconds (librdkafka's statistics.interval.ms follows it) */
 } kafka_source_cfg;
 
 /* Consumes cfg->topic as member of cfg->group until *stop is set, a fatal error, or

@@ -19,8 +19,12 @@
 #include "kafka_sink.h"
 #include "kafka_source.h"
 #include "kafka_topic.h"
+#include "log.h"
 #include "merge_stage.h"
+#include "metrics_http.h"
+#include "metrics_topic.h"
 #include "parse_pool.h"
+#include "stats.h"
 #include "stdout_sink.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -84,8 +88,11 @@ static int pipeline_init(pipeline *p, const cli_config *cfg, const engine_cfg *e
 	return 0;
 }
 
-static int finish(const cli_config *cfg, pipeline *p, int rc, double t0)
+static int finish(const cli_config *cfg, pipeline *p, int rc, double t0, stats_reporter *stats)
 {
+	ingest_check_rejects(&p->in);
+	if (stats)
+		stats_report(stats, &(stats_snapshot){.in = &p->in}, now_s());
 	ingest_summary(&p->in, cfg->engine.kinds, now_s() - t0, stderr);
 	if (engine_get_stats(p->eng)->emit_errors)
 		rc = rc ? rc : 1;
@@ -95,7 +102,23 @@ static int finish(const cli_config *cfg, pipeline *p, int rc, double t0)
 
 /* ---- files and stdin ---------------------------------------------------------------------- */
 
-static int run_files(const cli_config *cfg, const frame_parser *parser)
+/* Between batches of a file run: stats when due, then the checkpoint's own tick. */
+typedef struct file_tick {
+	file_resume *fc;
+	stats_reporter *stats;
+	ingest *in;
+} file_tick;
+
+static int on_safe_point(void *ctx, const source_pos *pos)
+{
+	file_tick *t = ctx;
+	double now = now_s();
+	if (stats_due(t->stats, now))
+		stats_report(t->stats, &(stats_snapshot){.in = t->in}, now);
+	return t->fc->path ? file_resume_tick(t->fc, pos) : 0;
+}
+
+static int run_files(const cli_config *cfg, const frame_parser *parser, stats_reporter *stats)
 {
 	pipeline p = {0};
 	result_sink sink = stdout_sink_make(&p.out, stdout, &cfg->engine.cal);
@@ -118,14 +141,15 @@ static int run_files(const cli_config *cfg, const frame_parser *parser)
 	}
 	install_signals();
 	double t0 = now_s();
+	file_tick tick = {.fc = &fc, .stats = stats, .in = &p.in};
 	source_run_cfg sc = {.files = cfg->files,
 	                     .nfiles = cfg->nfiles,
 	                     .max_frame = cfg->max_frame,
 	                     .idle_timeout = cfg->idle_timeout,
 	                     .input = input,
 	                     .resume = fc.path ? &resume : NULL,
-	                     .safe_point = fc.path ? file_resume_tick : NULL,
-	                     .safe_ctx = &fc};
+	                     .safe_point = on_safe_point,
+	                     .safe_ctx = &tick};
 	rc = source_run(&sc, &p.in, &stop_requested);
 	if (fc.path && stop_requested) {
 		/* a stop with a checkpoint is a pause: open windows stay open for the resume */
@@ -136,13 +160,14 @@ static int run_files(const cli_config *cfg, const frame_parser *parser)
 		if (fc.path && rc == 0 && file_resume_save(&fc) != 0)
 			rc = 1;
 	}
-	return finish(cfg, &p, rc, t0);
+	return finish(cfg, &p, rc, t0, stats);
 }
 
 /* ---- Kafka -------------------------------------------------------------------------------- */
 
 /* One Kafka run over a fresh pipeline (and, exactly once, a fresh transactional producer). */
-static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser)
+static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser,
+                               stats_reporter *stats)
 {
 	kafka_conn conn = {cfg->brokers, cfg->x_keys, cfg->x_vals, cfg->nx};
 	char state_topic[512], tid[512], err[512];
@@ -218,13 +243,15 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	    .partials_topic = partials,
 	    .partials_partitions =
 	        cfg->partials_partitions > 0 ? cfg->partials_partitions : ninputs,
+	    .stats = stats,
+	    .stats_interval = cfg->stats_interval,
 	};
 	double t0 = now_s();
 	kafka_status st = kafka_run(&kc, &p.in, p.ks, &stop_requested);
 	if (st == KAFKA_RESTART && !stop_requested) {
 		pipeline_free(&p); /* the summary comes from the run that ends */
 	} else {
-		st = (kafka_status)finish(cfg, &p, (int)st, t0);
+		st = (kafka_status)finish(cfg, &p, (int)st, t0, NULL);
 	}
 	merge_stage_free(merge);
 	kafka_txn_free(txn);
@@ -233,11 +260,11 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 
 /* Kafka mode: runs until the end; a run that must be rebuilt from the committed state
  * (exactly once: an aborted transaction, a partition that moved) is started again. */
-static int run_kafka(const cli_config *cfg, const frame_parser *parser)
+static int run_kafka(const cli_config *cfg, const frame_parser *parser, stats_reporter *stats)
 {
 	install_signals();
 	for (int restarts = 0;; restarts++) {
-		kafka_status st = kafka_once(cfg, parser);
+		kafka_status st = kafka_once(cfg, parser, stats);
 		if (st != KAFKA_RESTART || stop_requested)
 			return st == KAFKA_OK ? 0 : st == KAFKA_CONFIG ? 2 : 1;
 		fprintf(stderr, "kuniq: kafka: restarting from the committed state (%d)\n",
@@ -246,9 +273,45 @@ static int run_kafka(const cli_config *cfg, const frame_parser *parser)
 	}
 }
 
+/* The operations side of a run (--stats-interval, --metrics, --metrics-topic), then the run. */
 static int run(const cli_config *cfg, const frame_parser *parser)
 {
-	return cfg->brokers ? run_kafka(cfg, parser) : run_files(cfg, parser);
+	char err[512];
+	metrics_http *http = NULL;
+	metrics_topic *mt = NULL;
+	stats_reporter *stats = NULL;
+	int rc = 1;
+	if (cfg->metrics && (http = metrics_http_start(cfg->metrics, err, sizeof err)) == NULL) {
+		log_msg(LOG_ERROR, "error: %s", err);
+		return 2;
+	}
+	if (cfg->metrics_topic) {
+		kafka_conn conn = {cfg->brokers, cfg->x_keys, cfg->x_vals, cfg->nx};
+		char key[512];
+		snprintf(key, sizeof key, "%s/%s", cfg->group, cfg->instance_id);
+		if ((mt = metrics_topic_new(&conn, cfg->metrics_topic, key, err, sizeof err)) ==
+		    NULL) {
+			log_msg(LOG_ERROR, "error: --metrics-topic: %s", err);
+			rc = 2;
+			goto out;
+		}
+	}
+	if ((cfg->stats_interval > 0 || http || mt) &&
+	    (stats = stats_reporter_new(cfg->stats_interval, stderr, http)) == NULL) {
+		log_msg(LOG_ERROR, "error: out of memory");
+		goto out;
+	}
+	if (mt)
+		stats_reporter_publish(stats, metrics_topic_publish, mt);
+	if (http)
+		log_msg(LOG_INFO, "metrics: GET /metrics on %s (port %d)", cfg->metrics,
+		        metrics_http_port(http));
+	rc = cfg->brokers ? run_kafka(cfg, parser, stats) : run_files(cfg, parser, stats);
+out:
+	stats_reporter_free(stats);
+	metrics_topic_free(mt);
+	metrics_http_stop(http);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -273,5 +336,9 @@ int main(int argc, char **argv)
 	}
 	if (cfg.threads == 0)
 		cfg.threads = parse_pool_default_threads();
+	int level = LOG_INFO + cfg.verbosity;
+	log_set_level(level < LOG_ERROR   ? LOG_ERROR
+	              : level > LOG_DEBUG ? LOG_DEBUG
+	                                  : (log_level)level);
 	return run(&cfg, &parser);
 }

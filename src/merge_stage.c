@@ -325,3 +325,16 @@ merge_stats merge_stage_get_stats(const merge_stage *m)
 			add_engine_stats(&s, &m->tasks[q]);
 	return s;
 }
+
+void merge_stage_usage(const merge_stage *m, uint64_t *windows, uint64_t *counter_bytes)
+{
+	*windows = *counter_bytes = 0;
+	for (int q = 0; q < m->ntasks; q++) {
+		if (!m->tasks[q].eng)
+			continue;
+		uint64_t w, b;
+		engine_usage(m->tasks[q].eng, &w, &b);
+		*windows += w;
+		*counter_bytes += b;
+	}
+}

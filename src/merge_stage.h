@@ -77,6 +77,9 @@ bool merge_stage_finished(const merge_stage *m);
 /* Writes the held partitions as "a,b,c" (or "none") into buf. */
 void merge_stage_list(const merge_stage *m, char *buf, size_t n);
 
+/* The windows the held tasks keep and their counters' heap bytes. */
+void merge_stage_usage(const merge_stage *m, uint64_t *windows, uint64_t *counter_bytes);
+
 /* Totals over every task this run held. */
 merge_stats merge_stage_get_stats(const merge_stage *m);
 
