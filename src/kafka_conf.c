@@ -67,8 +67,9 @@ rd_kafka_conf_t *kafka_conf_new(const kafka_conn *conn, const kafka_kv *defaults
 		return NULL;
 	}
 	rd_kafka_conf_set_log_cb(conf, log_cb);
-	/* librdkafka logs at level 6 (info) by default; keep warnings and errors only */
-	if (set(conf, "log_level", "4", err, errlen) ||
+	/* librdkafka logs at syslog level 6 (info) by default: keep its warnings and errors, and
+	 * its debug-level lines too with -v (log.h) */
+	if (set(conf, "log_level", log_get_level() >= LOG_DEBUG ? "7" : "4", err, errlen) ||
 	    set(conf, "bootstrap.servers", conn->brokers, err, errlen))
 		goto fail;
 	for (size_t i = 0; i < n; i++)

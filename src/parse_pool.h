@@ -4,8 +4,8 @@
  * The frame parser is the costly part of counting (the engine is cheap), and both sources get
  * frames in batches (a Kafka fetch, a file's read block), so a batch is cut into equal slices
  * parsed at once by the calling thread and by worker threads; each result keeps the place of its
- * frame. What one frame yields is exactly ingest_classify's verdict. The caller then counts the
- * statuses and hands valid frames to the engine in batch order (parse_pool_apply), so results do
+ * frame. What one frame yields is exactly parse_classify's verdict. The caller (ingest_batch)
+ * then counts the statuses and offers valid frames to their clocks in batch order, so results do
  * not depend on the threads.
  *
  * Ownership: the parser is borrowed and must outlive the pool; items belong to the caller.
