@@ -9,12 +9,20 @@
 #
 # `make test` runs every step even when one fails, then prints one line per step (ok/FAILED and
 # its seconds) and fails when any step failed; each test runs once (docs/testing.md).
+#
+# `make install` copies the programs, their man pages (man/) and the bash completion
+# (completion/) under $(DESTDIR)$(PREFIX); `make uninstall` removes them (docs/install.md).
+
+# `make` with no target builds the programs, whatever target comes first below
+.DEFAULT_GOAL := all
 
 CC      ?= gcc
 CXX     ?= g++
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Isrc
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Isrc
+# each object also writes its header dependencies (a .d file beside it, included below)
+DEPFLAGS = -MMD -MP
 LDLIBS  := -lrdkafka -lxxhash -lz -lmicrohttpd -lm -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -25,13 +33,21 @@ VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS   += -DKUNIQ_VERSION=\"$(VERSION)\"
 
 # $(1) = output dir, $(2) = extra flags, $(3) = compiler
+# Header dependencies come from the compiler (DEPFLAGS: $(1)/obj/**/*.d), so touching a header
+# rebuilds only the objects that include it. An object without its .d file (never built, or
+# built before .d files existed) depends on every header instead, so an old tree stays correct.
 define variant
-$(1)/obj/%.o: src/%.c $(wildcard src/*.h) | $(1)/obj
-	$(3) $$(CFLAGS) $(2) -c $$< -o $$@
-$(1)/obj/tools/%.o: tools/%.c $(wildcard src/*.h) | $(1)/obj/tools
-	$(3) $$(CFLAGS) $(2) -c $$< -o $$@
-$(1)/obj/tests/%.o: tests/%.c $(wildcard src/*.h tests/*.h) | $(1)/obj/tests
-	$(3) $$(CFLAGS) $(2) -Itests -c $$< -o $$@
+$(1)/obj/%.o: src/%.c | $(1)/obj
+	$(3) $$(CFLAGS) $$(DEPFLAGS) $(2) -c $$< -o $$@
+$(1)/obj/tools/%.o: tools/%.c | $(1)/obj/tools
+	$(3) $$(CFLAGS) $$(DEPFLAGS) $(2) -c $$< -o $$@
+$(1)/obj/tests/%.o: tests/%.c | $(1)/obj/tests
+	$(3) $$(CFLAGS) $$(DEPFLAGS) $(2) -Itests -c $$< -o $$@
+$(1)_DEPS := $$(wildcard $(1)/obj/*.d $(1)/obj/tools/*.d $(1)/obj/tests/*.d)
+$(1)_OBJS := $(1)/obj/main.o $(CORE_SRC:src/%.c=$(1)/obj/%.o) \
+	$(TOOL_SRC:tools/%.c=$(1)/obj/tools/%.o) $(TEST_SRC:tests/%.c=$(1)/obj/tests/%.o)
+$$(filter-out $$($(1)_DEPS:.d=.o),$$($(1)_OBJS)): $(wildcard src/*.h tests/*.h)
+-include $$($(1)_DEPS)
 $(1)/kuniq: $(1)/obj/main.o $(CORE_SRC:src/%.c=$(1)/obj/%.o)
 	$(3) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/kuniq-%: $(1)/obj/tools/%.o $(CORE_SRC:src/%.c=$(1)/obj/%.o)
@@ -53,14 +69,35 @@ UNIT_RUN   = $(filter-out build/asan/tests/test_conformance,$(UNIT_TESTS))
 TEST_STEPS :=
 TEST_BG    :=
 
-.PHONY: all asan clang deps test unit e2e demo format format-check clean
+.PHONY: all asan clang deps deps-build test unit e2e demo format format-check clean install \
+	uninstall
 all: $(PROGS)
 asan: build/asan/kuniq $(UNIT_TESTS)
 # the whole tree must also build warning-free with clang
 clang: build/clang/kuniq $(TOOL_SRC:tools/%.c=build/clang/kuniq-%) $(TEST_SRC:tests/%.c=build/clang/tests/%)
 
+# deps: everything the build, tests, benchmarks and demos need; deps-build: the build alone
 deps:
-	scripts/deps.sh
+	scripts/deps.sh full
+deps-build:
+	scripts/deps.sh build
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: programs, man pages, bash completion
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL     ?= install
+INSTALL_PROGRAM ?= $(INSTALL) -m 755
+MANPAGES    := $(wildcard man/*.1)
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL_PROGRAM) $(PROGS) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 completion/kuniq.bash $(DESTDIR)$(BASHCOMPDIR)/kuniq
+uninstall:
+	rm -f $(PROGS:build/%=$(DESTDIR)$(BINDIR)/%) \
+		$(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/man1/%) $(DESTDIR)$(BASHCOMPDIR)/kuniq
 
 # every binary runs (a failure does not hide the ones after it); fails at the end naming them
 unit: asan
@@ -100,7 +137,8 @@ test: deps
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; fi; \
 	echo "steps: $$((n - nf)) passed, $$nf failed"; test -z "$$failed"
 
-demo: deps
+# the demo needs the programs only: the build's dependencies, not the tests'
+demo: deps-build
 	$(MAKE) all
 	@echo "== 200,000 frames, 10% delayed up to 5 s, 0.1% malformed, 0.1% bit-flipped ts"
 	build/kuniq-gen --count 200000 --rate 1000 --users 20000 --seed 1 --delay 5 --delay-prob 0.1 \

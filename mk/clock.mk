@@ -7,7 +7,7 @@
 FUZZ_CLOCK_CI_TIME ?= 30
 build/fuzz/fuzz_clock: fuzz/fuzz_clock.c src/clock.c src/clock.h
 	mkdir -p build/fuzz
-	clang -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -g -Isrc \
+	clang -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wvla -O1 -g -Isrc \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
 		fuzz/fuzz_clock.c src/clock.c
 

@@ -27,7 +27,7 @@ FUZZ_OPTS   = -max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=fuzz/frame.dict
 FUZZ_INPUTS = build/fuzz/frame/seed fuzz/regressions
 
 build/fuzz/frame/obj/%.o: src/%.c $(wildcard src/frame*.h) | build/fuzz/frame/obj
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(FUZZ_FLAGS) \
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wvla -Isrc $(FUZZ_FLAGS) \
 		-fsanitize=fuzzer-no-link -c $< -o $@
 build/fuzz/fuzz_frame: fuzz/fuzz_frame.cc $(FRAME_SRC:src/%.c=build/fuzz/frame/obj/%.o)
 	$(FUZZ_CXX) -std=c++17 -Wall -Wextra -Werror -Isrc $(FUZZ_FLAGS) -fsanitize=fuzzer \

@@ -41,15 +41,22 @@ int clock_init(event_clock *c, const clock_cfg *cfg, clock_out out)
 		c->cfg.max_held = 1;
 	c->out = out;
 	c->behind = malloc(sizeof(clock_frame) * c->cfg.confirm);
-	return c->behind ? 0 : -1;
+	c->behind_ts = malloc(sizeof(int64_t) * c->cfg.confirm);
+	if (!c->behind || !c->behind_ts) {
+		clock_free(c);
+		return -1;
+	}
+	return 0;
 }
 
 void clock_free(event_clock *c)
 {
 	free(c->held);
 	free(c->behind);
+	free(c->behind_ts);
 	c->held = NULL;
 	c->behind = NULL;
+	c->behind_ts = NULL;
 }
 
 static uint32_t step_support(const event_clock *c)
@@ -192,7 +199,7 @@ static int cmp_i64(const void *a, const void *b)
 static void rewind(event_clock *c)
 {
 	uint32_t n = c->nbehind;
-	int64_t ts[n];
+	int64_t *ts = c->behind_ts;
 	for (uint32_t i = 0; i < n; i++)
 		ts[i] = c->behind[i].ts;
 	qsort(ts, n, sizeof(*ts), cmp_i64);

@@ -56,8 +56,9 @@ typedef struct event_clock {
 	uint32_t nheld, cap;
 	clock_frame *behind; /* frames far behind the clock, arrival order (at most J) */
 	uint32_t nbehind;
-	uint64_t rejected; /* ts_ahead: refuted, pushed out of a full held list, or at the end */
-	uint64_t oom;      /* frames dropped because the held list could not grow */
+	int64_t *behind_ts; /* scratch for a rewind: the timestamps of behind, sorted (J) */
+	uint64_t rejected;  /* ts_ahead: refuted, pushed out of a full held list, or at the end */
+	uint64_t oom;       /* frames dropped because the held list could not grow */
 } event_clock;
 
 /* Returns 0, or -1 when out of memory. */
