@@ -8,7 +8,7 @@ _kuniq_options="-w --windows --tz --uid-field --ts-field --max-frame --parser --
 	-b --brokers -t --topic -G --group --output-topic --from-beginning -o -e --exit-at-end
 	--stdout --instance-id --at-least-once --changelog-topic --checkpoint-interval --scale-out
 	--partials-topic --partials-partitions -X -F --checkpoint --progress --no-progress
-	--stats-interval --metrics --metrics-topic -v -q -h --help -V --version"
+	--stats-interval --metrics --metrics-topic -v --verbose -q --quiet -h --help -V --version"
 
 # Completes a comma list: the words already typed stay, the last one is completed.
 _kuniq_list()
