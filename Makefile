@@ -15,7 +15,7 @@ CXX     ?= g++
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Isrc
-LDLIBS  := -lrdkafka -lxxhash -lz -lm -lpthread
+LDLIBS  := -lrdkafka -lxxhash -lz -lzstd -lm -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c))

@@ -2,7 +2,7 @@
 # Installs (idempotently, as root) everything kuniq's build, tests, demos and benchmarks need.
 set -euo pipefail
 pkgs=(gcc g++ make clang clang-format libclang-rt-14-dev llvm pkg-config
-      librdkafka-dev libxxhash-dev zlib1g-dev libcmocka-dev kcat
+      librdkafka-dev libxxhash-dev zlib1g-dev libzstd-dev zstd libcmocka-dev kcat
       libjansson-dev libsimdjson-dev jq redis-server python3 python3-pytest tzdata
       maven default-jre-headless)
 missing=()

@@ -44,6 +44,7 @@ typedef struct ingest {
 	uint64_t ts_range;                        /* valid frames outside [2000, 2100) */
 	uint64_t frames_restored, bytes_restored; /* read by earlier runs (checkpoints): the rates
 	                                           * of the summary count this run's only */
+	bool interrupted; /* stopped before the end of input: the summary says so */
 } ingest;
 
 /* Returns 0, or -1 (message in err) when the parse pool cannot start. */

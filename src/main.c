@@ -21,6 +21,7 @@
 #include "kafka_topic.h"
 #include "merge_stage.h"
 #include "parse_pool.h"
+#include "progress.h"
 #include "stdout_sink.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -87,13 +88,49 @@ static int pipeline_init(pipeline *p, const cli_config *cfg, const engine_cfg *e
 static int finish(const cli_config *cfg, pipeline *p, int rc, double t0)
 {
 	ingest_summary(&p->in, cfg->engine.kinds, now_s() - t0, stderr);
-	if (engine_get_stats(p->eng)->emit_errors)
+	if (engine_get_stats(p->eng)->emit_errors && !p->out.reader_gone)
 		rc = rc ? rc : 1;
 	pipeline_free(p);
 	return rc;
 }
 
 /* ---- files and stdin ---------------------------------------------------------------------- */
+
+/* What runs beside the reading of files: the progress line, and noticing that the reader of
+ * stdout went away while no result is written. */
+typedef struct files_watch {
+	progress prog;
+	stdout_sink *out;
+	const ingest *in;
+} files_watch;
+
+static void on_watch(void *ctx, uint64_t bytes_read)
+{
+	files_watch *w = ctx;
+	progress_update(&w->prog, bytes_read, w->in->frames_read);
+	stdout_sink_check_reader(w->out);
+}
+
+/* How a file run ends once reading stopped. Returns the exit status so far. */
+static int end_files(pipeline *p, file_resume *fc, int rc)
+{
+	if (p->out.reader_gone)
+		return rc; /* nobody reads results any more; the last checkpoint stays as it is */
+	if (fc->path && stop_requested) {
+		/* a stop with a checkpoint is a pause: open windows stay open for the resume */
+		return file_resume_save(fc) != 0 ? 1 : rc;
+	}
+	if (stop_requested) {
+		/* interrupted: what was counted so far, not final */
+		p->in.interrupted = true;
+		engine_emit_open(p->eng);
+		return rc;
+	}
+	ingest_finish(&p->in);
+	if (fc->path && rc == 0 && file_resume_save(fc) != 0)
+		rc = 1;
+	return rc;
+}
 
 static int run_files(const cli_config *cfg, const frame_parser *parser)
 {
@@ -117,6 +154,9 @@ static int run_files(const cli_config *cfg, const frame_parser *parser)
 		return rc;
 	}
 	install_signals();
+	stdout_sink_stop_on_close(&p.out, &stop_requested);
+	files_watch w = {.out = &p.out, .in = &p.in};
+	progress_start(&w.prog, stderr, cfg->progress, source_total_bytes(cfg->files, cfg->nfiles));
 	double t0 = now_s();
 	source_run_cfg sc = {.files = cfg->files,
 	                     .nfiles = cfg->nfiles,
@@ -125,17 +165,12 @@ static int run_files(const cli_config *cfg, const frame_parser *parser)
 	                     .input = input,
 	                     .resume = fc.path ? &resume : NULL,
 	                     .safe_point = fc.path ? file_resume_tick : NULL,
-	                     .safe_ctx = &fc};
+	                     .safe_ctx = &fc,
+	                     .watch = on_watch,
+	                     .watch_ctx = &w};
 	rc = source_run(&sc, &p.in, &stop_requested);
-	if (fc.path && stop_requested) {
-		/* a stop with a checkpoint is a pause: open windows stay open for the resume */
-		if (file_resume_save(&fc) != 0)
-			rc = 1;
-	} else {
-		ingest_finish(&p.in);
-		if (fc.path && rc == 0 && file_resume_save(&fc) != 0)
-			rc = 1;
-	}
+	progress_end(&w.prog);
+	rc = end_files(&p, &fc, rc);
 	return finish(cfg, &p, rc, t0);
 }
 
