@@ -23,7 +23,7 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Isrc
 # each object also writes its header dependencies (a .d file beside it, included below)
 DEPFLAGS = -MMD -MP
-LDLIBS  := -lrdkafka -lxxhash -lz -lmicrohttpd -lm -lpthread
+LDLIBS  := -lrdkafka -lxxhash -lz -lzstd -lmicrohttpd -lm -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 CORE_SRC := $(filter-out src/main.c,$(wildcard src/*.c))

@@ -5,10 +5,10 @@
 #                           (make test, the benchmarks, .ci/run)
 set -euo pipefail
 level=${1:-full}
-build_pkgs=(gcc make libc6-dev librdkafka-dev libxxhash-dev zlib1g-dev libmicrohttpd-dev)
+build_pkgs=(gcc make libc6-dev librdkafka-dev libxxhash-dev zlib1g-dev libzstd-dev libmicrohttpd-dev)
 full_pkgs=(g++ clang clang-format libclang-rt-14-dev llvm pkg-config libcmocka-dev kcat
            libjansson-dev libsimdjson-dev jq redis-server python3 python3-pytest tzdata
-           maven default-jre-headless man-db groff-base)
+           maven default-jre-headless man-db groff-base zstd)
 case "$level" in
 build) pkgs=("${build_pkgs[@]}") ;;
 full) pkgs=("${build_pkgs[@]}" "${full_pkgs[@]}") ;;

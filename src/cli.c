@@ -59,6 +59,8 @@ static const char usage_text[] =
     "      --checkpoint FILE   save the state to FILE every --checkpoint-interval (default 10\n"
     "                          for files) and resume from it: a killed run goes on where its\n"
     "                          last checkpoint stood (regular files only, not pipes)\n"
+    "      --progress          show progress on stderr (default: when it is a terminal)\n"
+    "      --no-progress       never show progress\n"
     "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
     "Operations:\n"
     "      --stats-interval S  one JSON stats line on stderr every S seconds\n"
@@ -106,6 +108,8 @@ enum {
 	OPT_METRICS_TOPIC,
 	OPT_PARTIALS_TOPIC,
 	OPT_PARTIALS_PARTS,
+	OPT_PROGRESS,
+	OPT_NO_PROGRESS,
 };
 
 static const struct option long_opts[] = {
@@ -148,6 +152,8 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"partials-topic", required_argument, NULL, OPT_PARTIALS_TOPIC},
     {"partials-partitions", required_argument, NULL, OPT_PARTIALS_PARTS},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -173,6 +179,7 @@ static void defaults(cli_config *c)
 	c->instance_id = "0";
 	c->exactly_once = true;
 	c->checkpoint_interval = -1; /* unset: 1 s for Kafka, 10 s for files */
+	c->progress = -1;
 }
 
 /* Integer in [lo, hi]; complains and returns false otherwise. */
@@ -399,6 +406,10 @@ static bool apply(cli_config *c, int opt, char *arg)
 		ok = parse_int("partials-partitions", arg, 1, 100000, &v);
 		c->partials_partitions = (int)v;
 		return ok;
+	case OPT_PROGRESS:
+	case OPT_NO_PROGRESS:
+		c->progress = opt == OPT_PROGRESS;
+		return true;
 	default:
 		return false;
 	}

@@ -34,16 +34,17 @@ typedef struct cli_config {
 	bool stdout_in_kafka;    /* --stdout: also print results when writing to a Kafka topic */
 	const char *instance_id; /* static membership and transactional id (default "0") */
 	bool exactly_once;       /* default; --at-least-once clears it */
-	const char *changelog_topic;   /* NULL: "<group>-kuniq-state" */
-	double checkpoint_interval;    /* seconds; < 0: the mode's default */
-	bool scale_out;                /* two stages over Kafka (docs/scale-out.md) */
-	const char *partials_topic;    /* NULL: "<group>-kuniq-partials" */
-	int partials_partitions;       /* 0: the input topic's */
-	double stats_interval;         /* seconds between stats lines; 0: none */
-	const char *metrics;           /* --metrics [ADDR:]PORT, or NULL */
-	const char *metrics_topic;     /* --metrics-topic, or NULL */
-	int verbosity;                 /* -v: +1, -q: -1 */
-	const char *checkpoint;        /* --checkpoint FILE (files), or NULL */
+	const char *changelog_topic; /* NULL: "<group>-kuniq-state" */
+	double checkpoint_interval;  /* seconds; < 0: the mode's default */
+	bool scale_out;              /* two stages over Kafka (docs/scale-out.md) */
+	const char *partials_topic;  /* NULL: "<group>-kuniq-partials" */
+	int partials_partitions;     /* 0: the input topic's */
+	double stats_interval;       /* seconds between stats lines; 0: none */
+	const char *metrics;         /* --metrics [ADDR:]PORT, or NULL */
+	const char *metrics_topic;   /* --metrics-topic, or NULL */
+	int verbosity;               /* -v: +1, -q: -1 */
+	const char *checkpoint;      /* --checkpoint FILE (files), or NULL */
+	int progress; /* files: 1 --progress, 0 --no-progress, -1 when stderr is a terminal */
 	const char *x_keys[CLI_MAX_X]; /* -X key=value, split; point into argv (value after '=') */
 	const char *x_vals[CLI_MAX_X];
 	int nx;

@@ -505,6 +505,12 @@ void engine_finish(engine *e)
 	advance_to(e, INT64_MAX);
 }
 
+void engine_emit_open(engine *e)
+{
+	if (!e->cfg.combine)
+		emit_early(e); /* the provisional results of --early: the same records */
+}
+
 const engine_stats *engine_get_stats(const engine *e)
 {
 	return &e->stats;

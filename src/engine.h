@@ -72,6 +72,10 @@ int64_t engine_input_safe_offset(const engine *e, int input);
 /* End of input: every open window is emitted as final. */
 void engine_finish(engine *e);
 
+/* Stopped before the end of input (SIGINT/SIGTERM): every open window holding frames is
+ * emitted with final false and what it counted so far (revision 0); windows stay open. */
+void engine_emit_open(engine *e);
+
 const engine_stats *engine_get_stats(const engine *e);
 
 /* What the engine holds (stats.h): its windows (open and kept, every input and kind) and the

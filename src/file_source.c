@@ -1,4 +1,5 @@
-/* file_source.c - the file and stdin source: block reads, in-place lines, gzip, idle detection.
+/* file_source.c - the file and stdin source: block reads, in-place lines, decompression, idle
+ * detection.
  *
  * The buffer holds [pos, end) unread bytes; memchr (vectorised in glibc) finds the next newline,
  * remembering how far it already looked so a long line is scanned once. When no newline is left,
@@ -9,7 +10,13 @@
  * only when fill() shifts the buffer), so the bytes consumed by the lines handed out are
  * base + pos, or where the skipped line began while one is being skipped. source_run reads them
  * once per batch for its safe-point hook. Resuming seeks a regular file, or decompresses and
- * drops the bytes before the position of a .gz file; a pipe cannot be positioned and is refused.
+ * drops the bytes before the position of a compressed file; a pipe cannot be positioned and is
+ * refused.
+ *
+ * Compression is recognised by the input's first bytes, whatever its name (codec.h): the first
+ * read takes just enough bytes to decide; plain input hands those bytes out first, compressed
+ * input gives them to its codec. A line ending in "\r\n" may hold max_frame bytes before the
+ * '\r' (the '\r' is not part of the frame).
  */
 #include "file_source.h"
 
@@ -24,34 +31,33 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "codec.h"
 #include "frame.h"
 
 #define READ_BLOCK (4u << 20)
 
 struct source {
 	int fd;
-	gzFile gz;
+	codec *codec;  /* NULL: plain input */
+	bool probed;   /* the first bytes were examined */
+	bool failed;   /* a read or decoding error was reported */
 	bool pollable; /* can stall: pipe, terminal, socket */
 	bool eof;
+	unsigned char head[CODEC_MAGIC_LEN]; /* plain: first bytes read, not handed out yet */
+	size_t head_n;
+	uint64_t raw_in; /* plain: bytes of the descriptor read (or skipped by a resume) */
 	bool skipping;
 	bool skip_blank; /* every skipped byte so far was a blank */
 	bool no_fill;    /* source_next_batch: lines are handed out, the buffer must not move */
 	uint64_t skip_len;
 	uint64_t skip_start; /* input offset of the line being skipped */
-	uint64_t base;       /* input offset of buf[0] (decompressed for gz) */
+	uint64_t base;       /* input offset of buf[0] (decompressed when compressed) */
 	size_t max_frame;
 	char *buf;
 	size_t cap, pos, end, scanned;
 	char name[256];
 };
-
-static bool has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-	return n >= m && strcmp(s + n - m, suf) == 0;
-}
 
 source *source_open(const char *path, size_t max_frame, char *err, size_t errlen)
 {
@@ -76,15 +82,6 @@ source *source_open(const char *path, size_t max_frame, char *err, size_t errlen
 	s->buf = buf;
 	s->cap = cap;
 	snprintf(s->name, sizeof(s->name), "%s", is_stdin ? "stdin" : path);
-	if (has_suffix(path, ".gz")) {
-		s->gz = gzdopen(is_stdin ? dup(fd) : fd, "rb");
-		if (s->gz == NULL) {
-			snprintf(err, errlen, "%s: cannot start gzip decoding", path);
-			goto fail;
-		}
-		gzbuffer(s->gz, 1u << 20);
-		s->pollable = false;
-	}
 	return s;
 fail:
 	free(buf);
@@ -98,12 +95,86 @@ void source_close(source *s)
 {
 	if (s == NULL)
 		return;
-	if (s->gz)
-		gzclose(s->gz); /* closes the descriptor it was given */
-	else if (s->fd != STDIN_FILENO)
+	codec_free(s->codec);
+	if (s->fd != STDIN_FILENO)
 		close(s->fd);
 	free(s->buf);
 	free(s);
+}
+
+static int read_failed(source *s, const char *why)
+{
+	fprintf(stderr, "kuniq: %s: %s\n", s->name, why);
+	s->failed = true;
+	return CODEC_FAILED;
+}
+
+/* Reads the input's first bytes, as many as it takes to tell a compressed format, and starts a
+ * codec when they are one. Returns 0, CODEC_AGAIN (a signal) or CODEC_FAILED (reported). */
+static int probe(source *s)
+{
+	while (codec_undecided(s->head, s->head_n)) {
+		ssize_t n = read(s->fd, s->head + s->head_n, CODEC_MAGIC_LEN - s->head_n);
+		if (n < 0 && errno == EINTR)
+			return CODEC_AGAIN;
+		if (n < 0)
+			return read_failed(s, strerror(errno));
+		if (n == 0)
+			break;
+		s->head_n += (size_t)n;
+		s->raw_in += (uint64_t)n;
+	}
+	s->probed = true;
+	codec_kind k = codec_detect(s->head, s->head_n);
+	if (k == CODEC_NONE)
+		return 0;
+	s->codec = codec_new(k, s->head, s->head_n);
+	s->head_n = 0;
+	return s->codec ? 0 : read_failed(s, "out of memory");
+}
+
+/* Up to want bytes of the (decompressed) input into dst. Returns how many, 0 at the end,
+ * CODEC_AGAIN when a signal interrupted the read, or CODEC_FAILED (reported). */
+static ssize_t read_input(source *s, char *dst, size_t want)
+{
+	if (s->failed)
+		return CODEC_FAILED;
+	if (!s->probed) {
+		int r = probe(s);
+		if (r != 0)
+			return r;
+	}
+	if (s->codec) {
+		char err[300];
+		ssize_t n = codec_read(s->codec, s->fd, dst, want, err, sizeof(err));
+		return n == CODEC_FAILED ? read_failed(s, err) : n;
+	}
+	if (s->head_n > 0) {
+		size_t n = s->head_n < want ? s->head_n : want;
+		memcpy(dst, s->head, n);
+		memmove(s->head, s->head + n, s->head_n - n);
+		s->head_n -= n;
+		return (ssize_t)n;
+	}
+	ssize_t n = read(s->fd, dst, want);
+	if (n < 0 && errno == EINTR)
+		return CODEC_AGAIN;
+	if (n < 0)
+		return read_failed(s, strerror(errno));
+	s->raw_in += (uint64_t)n;
+	return n;
+}
+
+/* Bytes of the file read so far: compressed bytes for a compressed file. */
+static uint64_t source_bytes_in(const source *s)
+{
+	return s->codec ? codec_bytes_in(s->codec) : s->raw_in;
+}
+
+/* True when reading may block: nothing is buffered before the descriptor. */
+static bool must_wait(const source *s)
+{
+	return s->pollable && s->head_n == 0 && !(s->codec && codec_has_input(s->codec));
 }
 
 /* Reads more bytes behind end. Returns SOURCE_LINE when bytes (or EOF) came, else IDLE/ERROR. */
@@ -116,7 +187,7 @@ static source_event fill(source *s, int timeout_ms)
 		s->scanned -= s->pos;
 		s->pos = 0;
 	}
-	if (s->pollable && timeout_ms >= 0) {
+	if (must_wait(s) && timeout_ms >= 0) {
 		struct pollfd p = {.fd = s->fd, .events = POLLIN};
 		int r = poll(&p, 1, timeout_ms);
 		if (r == 0 || (r < 0 && errno == EINTR))
@@ -125,27 +196,21 @@ static source_event fill(source *s, int timeout_ms)
 	size_t want = s->cap - s->end;
 	if (want > READ_BLOCK)
 		want = READ_BLOCK;
-	ssize_t n;
-	if (s->gz) {
-		n = gzread(s->gz, s->buf + s->end, (unsigned)want);
-		if (n < 0) {
-			int zerr;
-			fprintf(stderr, "kuniq: %s: %s\n", s->name, gzerror(s->gz, &zerr));
-			return SOURCE_ERROR;
-		}
-	} else {
-		n = read(s->fd, s->buf + s->end, want);
-		if (n < 0 && errno == EINTR)
-			return SOURCE_IDLE;
-		if (n < 0) {
-			fprintf(stderr, "kuniq: %s: %s\n", s->name, strerror(errno));
-			return SOURCE_ERROR;
-		}
-	}
+	ssize_t n = read_input(s, s->buf + s->end, want);
+	if (n == CODEC_AGAIN)
+		return SOURCE_IDLE;
+	if (n < 0)
+		return SOURCE_ERROR;
 	if (n == 0)
 		s->eof = true;
 	s->end += (size_t)n;
 	return SOURCE_LINE;
+}
+
+/* A line's frame length: its trailing '\r' is not part of the frame. */
+static size_t frame_len(const char *line, size_t len)
+{
+	return len > 0 && line[len - 1] == '\r' ? len - 1 : len;
 }
 
 /* Next line; *raw: the bytes it took in the input, its '\n' included. */
@@ -173,11 +238,11 @@ static source_event source_next(source *s, int timeout_ms, const char **line, si
 			*len = stop - s->pos;
 			*raw = *len + (nl != NULL);
 			s->pos = s->scanned = nl ? stop + 1 : stop;
-			if (*len > s->max_frame)
+			if (frame_len(*line, *len) > s->max_frame)
 				return parse_blank(*line, *len) ? SOURCE_BLANK_LONG
 				                                : SOURCE_TOO_LONG;
 			return SOURCE_LINE;
-		} else if (s->end - s->pos > s->max_frame) {
+		} else if (s->end - s->pos > s->max_frame + 1) { /* + 1: a '\r' may end it */
 			s->skipping = true;
 			s->skip_blank = true;
 			s->skip_len = 0;
@@ -241,17 +306,16 @@ static int too_short(const char *name, uint64_t byte)
 	return -1;
 }
 
-/* Drops the first byte decompressed bytes of a gzip source. */
-static int gz_skip(source *s, uint64_t byte)
+/* Drops the first byte decompressed bytes of a compressed source. */
+static int decoded_skip(source *s, uint64_t byte)
 {
 	for (uint64_t left = byte; left > 0;) {
-		unsigned want = left < READ_BLOCK ? (unsigned)left : READ_BLOCK;
-		int n = gzread(s->gz, s->buf, want);
-		if (n < 0) {
-			int zerr;
-			fprintf(stderr, "kuniq: %s: %s\n", s->name, gzerror(s->gz, &zerr));
+		size_t want = left < READ_BLOCK ? (size_t)left : READ_BLOCK;
+		ssize_t n = read_input(s, s->buf, want);
+		if (n == CODEC_AGAIN)
+			continue;
+		if (n < 0)
 			return -1;
-		}
 		if (n == 0)
 			return too_short(s->name, byte);
 		left -= (uint64_t)n;
@@ -267,19 +331,25 @@ static int source_seek(source *s, uint64_t byte)
 		return 0;
 	if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode))
 		return cannot_resume(s->name, byte);
-	if (s->gz) {
-		if (gz_skip(s, byte) != 0)
+	/* from where reading starts, as positions count (stdin need not be at 0) */
+	off_t cur = lseek(s->fd, 0, SEEK_CUR);
+	if (cur < 0)
+		return cannot_resume(s->name, byte);
+	if (probe(s) != 0)
+		return -1;
+	if (s->codec) {
+		if (decoded_skip(s, byte) != 0)
 			return -1;
 	} else {
-		/* from where reading starts, as positions count (stdin need not be at 0) */
-		off_t cur = lseek(s->fd, 0, SEEK_CUR);
-		if (cur < 0 || (uint64_t)st.st_size < (uint64_t)cur ||
+		if ((uint64_t)st.st_size < (uint64_t)cur ||
 		    (uint64_t)st.st_size - (uint64_t)cur < byte)
-			return cur < 0 ? cannot_resume(s->name, byte) : too_short(s->name, byte);
-		if (lseek(s->fd, (off_t)byte, SEEK_CUR) < 0) {
+			return too_short(s->name, byte);
+		if (lseek(s->fd, cur + (off_t)byte, SEEK_SET) < 0) {
 			fprintf(stderr, "kuniq: %s: %s\n", s->name, strerror(errno));
 			return -1;
 		}
+		s->head_n = 0;
+		s->raw_in = byte;
 	}
 	s->base = byte;
 	return 0;
@@ -341,8 +411,14 @@ enum { RUN_EOF = 0, RUN_ERROR = 1, RUN_HALTED = 2 /* safe_point said stop */ };
 /* Reads one source (file index file) to its end, a buffered batch of lines at a time, handed to
  * ingest (which parses them on its threads and applies them in order). Returns a RUN_ value;
  * RUN_EOF also when *stop was set. */
+static void watch(const source_run_cfg *cfg, const source *s, uint64_t before)
+{
+	if (cfg->watch)
+		cfg->watch(cfg->watch_ctx, before + source_bytes_in(s));
+}
+
 static int run_one(source *s, int file, const source_run_cfg *cfg, ingest *in, int64_t *offset,
-                   volatile sig_atomic_t *stop)
+                   uint64_t before, volatile sig_atomic_t *stop)
 {
 	source_item *lines = malloc(sizeof(*lines) * BATCH);
 	parse_item *items = malloc(sizeof(*items) * BATCH);
@@ -359,6 +435,7 @@ static int run_one(source *s, int file, const source_run_cfg *cfg, ingest *in, i
 		if (n == 0) {
 			if (ev == SOURCE_IDLE) {
 				on_wait(cfg, in, &st, timeout);
+				watch(cfg, s, before);
 				continue;
 			}
 			rc = ev == SOURCE_EOF ? RUN_EOF : RUN_ERROR;
@@ -381,6 +458,7 @@ static int run_one(source *s, int file, const source_run_cfg *cfg, ingest *in, i
 				items[i].buf = NULL; /* skipped bytes; len still counts them */
 		}
 		ingest_batch(in, items, n);
+		watch(cfg, s, before);
 		st.since = -1;
 		st.idle = false;
 		if (cfg->safe_point) {
@@ -424,6 +502,7 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 		return 1;
 	int first = resume ? resume->file : 0;
 	int64_t offset = resume ? resume->line : 0;
+	uint64_t before = 0; /* input bytes of the files read before */
 	for (int i = first; i < n && !*stop; i++) {
 		uint64_t at = i == first && resume ? resume->byte : 0;
 		char err[512];
@@ -441,7 +520,8 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 			source_close(s);
 			return 1;
 		}
-		int r = run_one(s, i, cfg, in, &offset, stop);
+		int r = run_one(s, i, cfg, in, &offset, before, stop);
+		before += source_bytes_in(s);
 		source_close(s);
 		if (r == RUN_HALTED)
 			return 1;
@@ -453,4 +533,19 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 		}
 	}
 	return rc;
+}
+
+uint64_t source_total_bytes(char **files, int nfiles)
+{
+	uint64_t total = 0;
+	struct stat st;
+	for (int i = 0; i < (nfiles > 0 ? nfiles : 1); i++) {
+		const char *f = nfiles > 0 ? files[i] : "-";
+		bool in = strcmp(f, "-") == 0;
+		if ((in ? fstat(STDIN_FILENO, &st) : stat(f, &st)) != 0 || !S_ISREG(st.st_mode))
+			return 0;
+		off_t at = in ? lseek(STDIN_FILENO, 0, SEEK_CUR) : 0;
+		total += (uint64_t)st.st_size - (at > 0 && at <= st.st_size ? (uint64_t)at : 0);
+	}
+	return total;
 }

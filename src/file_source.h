@@ -1,4 +1,5 @@
-/* file_source.h - frames from files and stdin: one frame per line, *.gz decompressed.
+/* file_source.h - frames from files and stdin: one frame per line, gzip and zstd input
+ * (recognised by their first bytes) decompressed.
  *
  * A source reads in large blocks into one buffer and hands out lines in place (no copy, no
  * allocation per line), each followed by at least FRAME_PADDING readable bytes. A line longer
@@ -50,7 +51,7 @@ size_t source_next_batch(source *s, int timeout_ms, source_item *items, size_t m
 /* Where a run over files stands: after the complete lines handed to ingest so far. */
 typedef struct source_pos {
 	int file;      /* index into the file list (0 for stdin) */
-	uint64_t byte; /* bytes of that file consumed (decompressed bytes for *.gz) */
+	uint64_t byte; /* bytes of that file consumed (decompressed bytes when compressed) */
 	int64_t line;  /* the running line offset across files: the next line's ingest offset */
 } source_pos;
 
@@ -68,17 +69,27 @@ typedef struct source_run_cfg {
 	 * non-zero stops the run (source_run returns 1). Called often: it must be cheap. */
 	int (*safe_point)(void *ctx, const source_pos *pos);
 	void *safe_ctx;
+	/* NULL: none. Called after every batch handed to ingest and after every wait for input
+	 * (at least once a second while waiting, with an idle timeout), with the bytes read so far
+	 * over every file (compressed bytes for compressed files). Called often: it must be cheap.
+	 */
+	void (*watch)(void *ctx, uint64_t bytes_read);
+	void *watch_ctx;
 } source_run_cfg;
 
 /* Reads every file in order as one input into ingest, handling idle time, until the end or until
- * *stop is set. Returns 0, or 1 when some file could not be read (reported on stderr; the other
- * files are still read), when the resume position cannot be reached (nothing is read: a pipe or
- * stdin cannot be positioned, a file is shorter than the position), or when safe_point stopped
- * the run. */
+ * *stop is set. Returns 0, or 1 when some file could not be read, or broke off (a truncated or
+ * corrupt compressed file: its lines before the break are read; reported on stderr, with the
+ * compressed byte offset; the other files are still read), when the resume position cannot be
+ * reached (nothing is read: a pipe or stdin cannot be positioned, a file is shorter than the
+ * position), or when safe_point stopped the run. */
 int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *stop);
 
 /* True when path ("-": stdin) is a regular file, so a run over it can resume at a byte position;
  * false for pipes, FIFOs, terminals, sockets, and paths that cannot be examined. */
 bool source_path_seekable(const char *path);
+
+/* Bytes the files (NULL/0: stdin) hold from where reading starts, or 0 when unknown (a pipe). */
+uint64_t source_total_bytes(char **files, int nfiles);
 
 #endif

@@ -265,8 +265,8 @@ void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f)
 	        "},\"bytes\":%" PRIu64
 	        ",\"elapsed_s\":%.3f,\"frames_per_s\":%.0f,\"mb_per_s\":%.1f,"
 	        "\"windows_emitted\":%" PRIu64 ",\"emit_errors\":%" PRIu64
-	        ",\"out_of_memory\":%" PRIu64 "}}\n",
+	        ",\"out_of_memory\":%" PRIu64 "%s}}\n",
 	        in->bytes, elapsed_s, (double)(in->frames_read - in->frames_restored) / secs,
 	        (double)(in->bytes - in->bytes_restored) / secs / 1e6, es->windows_emitted,
-	        es->emit_errors, oom);
+	        es->emit_errors, oom, in->interrupted ? ",\"interrupted\":true" : "");
 }

@@ -47,6 +47,7 @@ typedef struct ingest {
 	uint64_t ts_ms_like; /* ts_range frames whose ts would be in range as milliseconds */
 	uint64_t next_check; /* frames_read at which ingest_check_rejects looks next */
 	bool warned;         /* the rejection warning was given */
+	bool interrupted;    /* stopped before the end of input: the summary says so */
 } ingest;
 
 /* Returns 0, or -1 (message in err) when the parse pool cannot start. */

@@ -24,6 +24,7 @@
 #include "metrics_http.h"
 #include "metrics_topic.h"
 #include "parse_pool.h"
+#include "progress.h"
 #include "stats.h"
 #include "stdout_sink.h"
 
@@ -94,7 +95,7 @@ static int finish(const cli_config *cfg, pipeline *p, int rc, double t0, stats_r
 	if (stats)
 		stats_report(stats, &(stats_snapshot){.in = &p->in}, now_s());
 	ingest_summary(&p->in, cfg->engine.kinds, now_s() - t0, stderr);
-	if (engine_get_stats(p->eng)->emit_errors)
+	if (engine_get_stats(p->eng)->emit_errors && !p->out.reader_gone)
 		rc = rc ? rc : 1;
 	pipeline_free(p);
 	return rc;
@@ -102,20 +103,44 @@ static int finish(const cli_config *cfg, pipeline *p, int rc, double t0, stats_r
 
 /* ---- files and stdin ---------------------------------------------------------------------- */
 
-/* Between batches of a file run: stats when due, then the checkpoint's own tick. */
-typedef struct file_tick {
-	file_resume *fc;
-	stats_reporter *stats;
-	ingest *in;
-} file_tick;
+/* What runs beside the reading of files: the progress line, and noticing that the reader of
+ * stdout went away while no result is written. */
+typedef struct files_watch {
+	progress prog;
+	stdout_sink *out;
+	const ingest *in;
+	stats_reporter *stats; /* --stats-interval, --metrics: NULL = none */
+} files_watch;
 
-static int on_safe_point(void *ctx, const source_pos *pos)
+static void on_watch(void *ctx, uint64_t bytes_read)
 {
-	file_tick *t = ctx;
+	files_watch *w = ctx;
+	progress_update(&w->prog, bytes_read, w->in->frames_read);
+	stdout_sink_check_reader(w->out);
 	double now = now_s();
-	if (stats_due(t->stats, now))
-		stats_report(t->stats, &(stats_snapshot){.in = t->in}, now);
-	return t->fc->path ? file_resume_tick(t->fc, pos) : 0;
+	if (stats_due(w->stats, now))
+		stats_report(w->stats, &(stats_snapshot){.in = w->in}, now);
+}
+
+/* How a file run ends once reading stopped. Returns the exit status so far. */
+static int end_files(pipeline *p, file_resume *fc, int rc)
+{
+	if (p->out.reader_gone)
+		return rc; /* nobody reads results any more; the last checkpoint stays as it is */
+	if (fc->path && stop_requested) {
+		/* a stop with a checkpoint is a pause: open windows stay open for the resume */
+		return file_resume_save(fc) != 0 ? 1 : rc;
+	}
+	if (stop_requested) {
+		/* interrupted: what was counted so far, not final */
+		p->in.interrupted = true;
+		engine_emit_open(p->eng);
+		return rc;
+	}
+	ingest_finish(&p->in);
+	if (fc->path && rc == 0 && file_resume_save(fc) != 0)
+		rc = 1;
+	return rc;
 }
 
 static int run_files(const cli_config *cfg, const frame_parser *parser, stats_reporter *stats)
@@ -140,26 +165,23 @@ static int run_files(const cli_config *cfg, const frame_parser *parser, stats_re
 		return rc;
 	}
 	install_signals();
+	stdout_sink_stop_on_close(&p.out, &stop_requested);
+	files_watch w = {.out = &p.out, .in = &p.in, .stats = stats};
+	progress_start(&w.prog, stderr, cfg->progress, source_total_bytes(cfg->files, cfg->nfiles));
 	double t0 = now_s();
-	file_tick tick = {.fc = &fc, .stats = stats, .in = &p.in};
 	source_run_cfg sc = {.files = cfg->files,
 	                     .nfiles = cfg->nfiles,
 	                     .max_frame = cfg->max_frame,
 	                     .idle_timeout = cfg->idle_timeout,
 	                     .input = input,
 	                     .resume = fc.path ? &resume : NULL,
-	                     .safe_point = on_safe_point,
-	                     .safe_ctx = &tick};
+	                     .safe_point = fc.path ? file_resume_tick : NULL,
+	                     .safe_ctx = &fc,
+	                     .watch = on_watch,
+	                     .watch_ctx = &w};
 	rc = source_run(&sc, &p.in, &stop_requested);
-	if (fc.path && stop_requested) {
-		/* a stop with a checkpoint is a pause: open windows stay open for the resume */
-		if (file_resume_save(&fc) != 0)
-			rc = 1;
-	} else {
-		ingest_finish(&p.in);
-		if (fc.path && rc == 0 && file_resume_save(&fc) != 0)
-			rc = 1;
-	}
+	progress_end(&w.prog);
+	rc = end_files(&p, &fc, rc);
 	return finish(cfg, &p, rc, t0, stats);
 }
 

@@ -219,6 +219,36 @@ static void test_early(void **state)
 	engine_free(e);
 }
 
+/* An interrupted run: open windows come out with final false and their counts so far, twice
+ * if asked twice (they stay open), and a window already final is not emitted again. */
+static void test_emit_open(void **state)
+{
+	(void)state;
+	capture cap;
+	engine *e = make(&cap, MINUTE | (1u << WINDOW_HOUR), 0, false, 0);
+	assert_int_equal(engine_input_add(e), 0);
+	frame(e, 0, T0 + 1, 1, 0);
+	frame(e, 0, T0 + 61, 2, 1); /* the first minute is final */
+	frame(e, 0, T0 + 62, 3, 2);
+	assert_int_equal(cap.n, 1);
+	assert_true(cap.r[0].final);
+	for (int round = 0; round < 2; round++) {
+		engine_emit_open(e);
+		assert_int_equal(cap.n, 3 + 2 * round);
+		const result *m = &cap.r[1 + 2 * round], *h = &cap.r[2 + 2 * round];
+		assert_int_equal(m->kind, WINDOW_MINUTE);
+		assert_int_equal(m->start, T0 + 60);
+		assert_int_equal(m->frames, 2);
+		assert_int_equal(m->uniques, 2);
+		assert_false(m->final);
+		assert_int_equal(m->revision, 0);
+		assert_int_equal(h->kind, WINDOW_HOUR);
+		assert_int_equal(h->frames, 3);
+		assert_false(h->final);
+	}
+	engine_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +259,7 @@ int main(void)
 	    cmocka_unit_test(test_new_input_holds_until_it_has_a_watermark),
 	    cmocka_unit_test(test_rewind_keeps_emitted_windows_closed),
 	    cmocka_unit_test(test_early),
+	    cmocka_unit_test(test_emit_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

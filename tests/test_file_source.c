@@ -1,4 +1,6 @@
-/* Tests for file_source.c: line splitting, long lines skipped in bounded memory, gzip, padding;
+/* Tests for file_source.c: line splitting, long lines skipped in bounded memory, gzip and zstd
+ * recognised by their first bytes (concatenated members, truncated and corrupt input), a CRLF
+ * frame at the --max-frame boundary, padding;
  * source_run's resume positions and safe points (every reported position resumes to exactly the
  * remaining lines, plain and gzip files, a long line skipped across a read), and the inputs that
  * cannot resume (pipes, stdin on a pipe, files shorter than the position). */
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cmocka.h>
 
@@ -172,6 +175,170 @@ static void test_batches(void **state)
 	assert_int_equal(seen, n);
 	assert_int_equal(too_long, 300);
 	assert_true(batches > n / 4096);
+	source_close(s);
+	unlink(path);
+}
+
+/* ---- compressed input: recognised by its first bytes; truncated and corrupt input ------------ */
+
+/* "line 0\n" ... "line <n-1>\n" gzip-compressed into buf (one member); returns its size. */
+static size_t gzip_lines(unsigned char *buf, size_t cap, int from, int n)
+{
+	z_stream z = {0};
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+	                 Z_OK);
+	size_t len = 0;
+	char *text = malloc((size_t)n * 16 + 1);
+	for (int i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "line %d\n", from + i);
+	z.next_in = (Bytef *)text;
+	z.avail_in = (uInt)len;
+	z.next_out = buf;
+	z.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	size_t out = z.total_out;
+	deflateEnd(&z);
+	free(text);
+	return out;
+}
+
+/* Reads every line of path ("line 0", "line 1", ... in order) with stderr captured into msg.
+ * Returns the event that ended the reading; *lines: how many lines were read. */
+static source_event read_lines(const char *p, int *lines, char *msg, size_t cap)
+{
+	char tmpl[] = "/tmp/kuniq-test-stderr-XXXXXX";
+	int fd = mkstemp(tmpl);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	char err[128];
+	source *s = source_open(p, 100, err, sizeof(err));
+	assert_non_null(s);
+	const char *l;
+	size_t n;
+	source_event ev;
+	*lines = 0;
+	while ((ev = next(s, &l, &n)) == SOURCE_LINE) {
+		char want[32];
+		int wn = snprintf(want, sizeof(want), "line %d", (*lines)++);
+		assert_int_equal(n, wn);
+		assert_memory_equal(l, want, n);
+	}
+	source_close(s);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ssize_t got = pread(fd, msg, cap - 1, 0);
+	msg[got > 0 ? got : 0] = '\0';
+	close(fd);
+	unlink(tmpl);
+	return ev;
+}
+
+/* gzip and zstd are recognised by their magic bytes, not by the file's name; concatenated gzip
+ * members are one stream. */
+static void test_compressed_by_magic(void **state)
+{
+	(void)state;
+	size_t cap = 1u << 20;
+	unsigned char *buf = malloc(cap);
+	size_t a = gzip_lines(buf, cap, 0, 30000);
+	size_t b = gzip_lines(buf + a, cap - a, 30000, 20000); /* a second member */
+	write_file((char *)buf, a + b);
+	char msg[512];
+	int lines;
+	assert_int_equal(read_lines(path, &lines, msg, sizeof(msg)), SOURCE_EOF);
+	assert_int_equal(lines, 50000);
+	assert_string_equal(msg, "");
+	unlink(path);
+
+	char *text = malloc(cap);
+	size_t len = 0;
+	for (int i = 0; i < 40000; i++)
+		len += (size_t)sprintf(text + len, "line %d\n", i);
+	size_t z = ZSTD_compress(buf, cap, text, len, 3);
+	assert_false(ZSTD_isError(z));
+	write_file((char *)buf, z);
+	assert_int_equal(read_lines(path, &lines, msg, sizeof(msg)), SOURCE_EOF);
+	assert_int_equal(lines, 40000);
+	unlink(path);
+
+	/* plain text that starts like a magic is plain */
+	write_file("line 0\n", 7);
+	assert_int_equal(read_lines(path, &lines, msg, sizeof(msg)), SOURCE_EOF);
+	assert_int_equal(lines, 1);
+	unlink(path);
+	free(text);
+	free(buf);
+}
+
+/* A truncated or corrupt compressed file: the lines before the break are read, then an error
+ * naming the file and the compressed byte offset. */
+static void test_compressed_broken(void **state)
+{
+	(void)state;
+	size_t cap = 1u << 20;
+	unsigned char *buf = malloc(cap);
+	size_t n = gzip_lines(buf, cap, 0, 60000);
+	size_t cut = n / 2;
+	write_file((char *)buf, cut);
+	char msg[512], want[256];
+	int lines;
+	assert_int_equal(read_lines(path, &lines, msg, sizeof(msg)), SOURCE_ERROR);
+	assert_true(lines > 10000 && lines < 60000);
+	snprintf(
+	    want, sizeof(want),
+	    "kuniq: %s: truncated gzip input: it ends at byte %zu inside a compressed member\n",
+	    path, cut);
+	assert_string_equal(msg, want);
+	unlink(path);
+
+	/* a complete member, then a damaged one: every line of the first is read */
+	size_t first = gzip_lines(buf, cap, 0, 1000);
+	size_t second = gzip_lines(buf + first, cap - first, 1000, 1000);
+	buf[first + 3] = 0xff; /* reserved flag bits of the second header */
+	write_file((char *)buf, first + second);
+	assert_int_equal(read_lines(path, &lines, msg, sizeof(msg)), SOURCE_ERROR);
+	assert_int_equal(lines, 1000);
+	snprintf(want, sizeof(want), "kuniq: %s: corrupt gzip input at byte %zu", path, first + 4);
+	assert_non_null(strstr(msg, want));
+	unlink(path);
+
+	/* zstd cut short */
+	char *text = malloc(cap);
+	size_t len = 0;
+	for (int i = 0; i < 40000; i++)
+		len += (size_t)sprintf(text + len, "line %d\n", i);
+	size_t z = ZSTD_compress(buf, cap, text, len, 3);
+	write_file((char *)buf, z - 10);
+	assert_int_equal(read_lines(path, &lines, msg, sizeof(msg)), SOURCE_ERROR);
+	assert_true(lines > 0 && lines < 40000);
+	snprintf(want, sizeof(want), "kuniq: %s: truncated zstd input: it ends at byte %zu", path,
+	         z - 10);
+	assert_non_null(strstr(msg, want));
+	unlink(path);
+	free(text);
+	free(buf);
+}
+
+/* A line of max_frame bytes before "\r\n" is a frame; one byte more is too long (also when
+ * the line is the last, without '\n'). */
+static void test_crlf_at_max_frame(void **state)
+{
+	(void)state;
+	static const char data[] = "0123456789\r\n0123456789A\r\n0123456789\r";
+	write_file(data, sizeof(data) - 1);
+	char err[128];
+	source *s = source_open(path, 10, err, sizeof(err));
+	const char *l;
+	size_t n;
+	assert_int_equal(next(s, &l, &n), SOURCE_LINE);
+	assert_int_equal(n, 11);
+	assert_int_equal(next(s, &l, &n), SOURCE_TOO_LONG);
+	assert_int_equal(n, 12);
+	assert_int_equal(next(s, &l, &n), SOURCE_LINE);
+	assert_int_equal(n, 11);
+	assert_int_equal(next(s, &l, &n), SOURCE_EOF);
 	source_close(s);
 	unlink(path);
 }
@@ -631,6 +798,9 @@ int main(void)
 	    cmocka_unit_test(test_long_lines_skipped),
 	    cmocka_unit_test(test_gzip_and_errors),
 	    cmocka_unit_test(test_batches),
+	    cmocka_unit_test(test_compressed_by_magic),
+	    cmocka_unit_test(test_compressed_broken),
+	    cmocka_unit_test(test_crlf_at_max_frame),
 	    cmocka_unit_test_setup_teardown(test_run_whole, corpus_setup, corpus_teardown),
 	    cmocka_unit_test_setup_teardown(test_resume_every_safe_point, corpus_setup,
 	                                    corpus_teardown),

@@ -1,7 +1,8 @@
 /* test_stdout_sink.c - unit tests of the stdout sink (src/stdout_sink.h): the exact bytes it
  * writes for hand-made records (one JSON object and one '\n' per record, every field, UTC and
- * zone offsets), that each record is flushed as it is emitted, and that a failing stream makes
- * emit return -1 with the reason reported once on stderr. */
+ * zone offsets), that each record is flushed as it is emitted, that a failing stream makes
+ * emit return -1 with the reason reported once on stderr, and that a reader that went away
+ * (EPIPE) stops the run quietly while a full disk (ENOSPC) stays an error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +216,86 @@ static void test_write_error_reported_once(void **state)
 	free(err);
 }
 
+/* The reader went away (EPIPE): with a stop flag, the sink sets it and says nothing; a check
+ * without writing sees it too. Without a flag, EPIPE is an error like any other. */
+typedef struct pipe_run {
+	stdout_sink s;
+	volatile sig_atomic_t stop;
+	bool with_stop, check_first, seen;
+	int rc;
+} pipe_run;
+
+static void emit_to_closed_pipe(void *arg)
+{
+	pipe_run *r = arg;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	FILE *f = fdopen(p[1], "w");
+	assert_non_null(f);
+	result_sink rs = stdout_sink_make(&r->s, f, &(calendar){.utc = true, .tz = "UTC"});
+	if (r->with_stop)
+		stdout_sink_stop_on_close(&r->s, &r->stop);
+	if (r->check_first)
+		r->seen = stdout_sink_check_reader(&r->s);
+	r->rc = rs.emit(rs.ctx, &minute);
+	fclose(f);
+}
+
+static void test_reader_gone(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_IGN); /* as kuniq does: writes fail with EPIPE */
+	pipe_run r = {.with_stop = true};
+	char *err = capture_stderr(emit_to_closed_pipe, &r);
+	assert_int_equal(r.rc, -1);
+	assert_true(r.s.reader_gone);
+	assert_int_equal(r.stop, 1);
+	assert_string_equal(err, "");
+	free(err);
+
+	pipe_run c = {.with_stop = true, .check_first = true};
+	err = capture_stderr(emit_to_closed_pipe, &c);
+	assert_true(c.seen);
+	assert_int_equal(c.stop, 1);
+	assert_string_equal(err, "");
+	free(err);
+
+	pipe_run plain = {0};
+	err = capture_stderr(emit_to_closed_pipe, &plain);
+	assert_int_equal(plain.rc, -1);
+	assert_false(plain.s.reader_gone);
+	assert_string_equal(err, "kuniq: writing results: Broken pipe\n");
+	free(err);
+}
+
+/* A full disk is an error even with a stop flag: reported, and the run is not stopped. */
+static void emit_full_with_stop(void *arg)
+{
+	pipe_run *r = arg;
+	FILE *f = fopen("/dev/full", "w");
+	assert_non_null(f);
+	result_sink rs = stdout_sink_make(&r->s, f, &(calendar){.utc = true, .tz = "UTC"});
+	stdout_sink_stop_on_close(&r->s, &r->stop);
+	r->seen = stdout_sink_check_reader(&r->s);
+	r->rc = rs.emit(rs.ctx, &minute);
+	rs.emit(rs.ctx, &minute);
+	fclose(f);
+}
+
+static void test_enospc_is_an_error(void **state)
+{
+	(void)state;
+	pipe_run r = {0};
+	char *err = capture_stderr(emit_full_with_stop, &r);
+	assert_false(r.seen);
+	assert_int_equal(r.rc, -1);
+	assert_false(r.s.reader_gone);
+	assert_int_equal(r.stop, 0);
+	assert_string_equal(err, "kuniq: writing results: No space left on device\n");
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +303,8 @@ int main(void)
 	    cmocka_unit_test(test_every_field_bytes),
 	    cmocka_unit_test(test_write_error_reported_once),
 	    cmocka_unit_test(test_zone_offsets),
+	    cmocka_unit_test(test_reader_gone),
+	    cmocka_unit_test(test_enospc_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
