@@ -5,7 +5,7 @@
 _kuniq_options="-w --windows --tz --uid-field --ts-field --max-frame --parser --threads
 	--lateness --late --keep-closed --early --idle-timeout --max-ahead --jump-confirm
 	--max-pending --mode --exact-limit --precision --memory-limit
-	-b --brokers -t --topic -G --group --output-topic --from-beginning -o -e --exit-at-end
+	-b --brokers -t --topic -G --group --output-topic --from-beginning --offset -o -e --exit-at-end
 	--stdout --instance-id --at-least-once --changelog-topic --checkpoint-interval --scale-out
 	--partials-topic --partials-partitions -X -F --checkpoint --progress --no-progress
 	--stats-interval --metrics --metrics-topic -v --verbose -q --quiet -h --help -V --version"
@@ -36,7 +36,7 @@ _kuniq_value()
 	--mode) mapfile -t COMPREPLY < <(compgen -W "exact approx auto" -- "$cur") ;;
 	--late) mapfile -t COMPREPLY < <(compgen -W "drop update" -- "$cur") ;;
 	--parser) mapfile -t COMPREPLY < <(compgen -W "auto scalar avx2" -- "$cur") ;;
-	-o) mapfile -t COMPREPLY < <(compgen -W "beginning end" -- "$cur") ;;
+	-o | --offset) mapfile -t COMPREPLY < <(compgen -W "beginning end" -- "$cur") ;;
 	-X) mapfile -t COMPREPLY < <(compgen -W "list" -- "$cur") ;;
 	--tz)
 		local zi=/usr/share/zoneinfo

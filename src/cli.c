@@ -36,11 +36,16 @@ static const char usage_text[] =
     "      --exact-limit N     auto: distinct users counted exactly per window (1000000)\n"
     "      --precision P       sketch precision 4..18: 2^P registers of 4 bytes (default 12)\n"
     "Kafka:\n"
-    "      --brokers LIST      read frames from Kafka (bootstrap servers)\n"
-    "      --topic NAME        input topic\n"
-    "      --group ID          consumer group (default kuniq)\n"
+    "  -b, --brokers LIST      read frames from Kafka (bootstrap servers)\n"
+    "  -t, --topic NAME        input topic\n"
+    "  -G, --group ID          consumer group (default kuniq)\n"
     "      --output-topic NAME write results to this topic (else stdout)\n"
-    "      --from-beginning    start from the earliest offset when the group has none\n"
+    "  -o, --offset POS        where partitions the group has no committed position for\n"
+    "                          start: beginning, end (default), OFFSET, -N (the last N),\n"
+    "                          @TIMESTAMP_MS (first message at or after it). A committed\n"
+    "                          position always wins; OFFSET, -N and @ts are refused (exit 2)\n"
+    "                          when the group already has one: use a new group\n"
+    "      --from-beginning    -o beginning\n"
     "  -e, --exit-at-end       stop once every assigned partition is read to its end: the\n"
     "                          end of input (every open window is emitted)\n"
     "      --stdout            also print results on stdout when writing to a topic\n"
@@ -61,7 +66,9 @@ static const char usage_text[] =
     "                          last checkpoint stood (regular files only, not pipes)\n"
     "      --progress          show progress on stderr (default: when it is a terminal)\n"
     "      --no-progress       never show progress\n"
-    "  -X KEY=VALUE            librdkafka property, passed through (repeatable)\n"
+    "  -X KEY=VALUE            librdkafka property, passed through (repeatable; wins over -F)\n"
+    "  -X list                 print librdkafka's properties and exit\n"
+    "  -F FILE                 librdkafka properties from FILE (key=value lines, # comments)\n"
     "Operations:\n"
     "      --stats-interval S  one JSON stats line on stderr every S seconds\n"
     "      --metrics [ADDR:]PORT  Prometheus text on GET /metrics (address 127.0.0.1 unless\n"
@@ -90,9 +97,6 @@ enum {
 	OPT_MODE,
 	OPT_EXACT_LIMIT,
 	OPT_PRECISION,
-	OPT_BROKERS,
-	OPT_TOPIC,
-	OPT_GROUP,
 	OPT_OUTPUT_TOPIC,
 	OPT_FROM_BEGINNING,
 	OPT_STDOUT,
@@ -131,9 +135,10 @@ static const struct option long_opts[] = {
     {"mode", required_argument, NULL, OPT_MODE},
     {"exact-limit", required_argument, NULL, OPT_EXACT_LIMIT},
     {"precision", required_argument, NULL, OPT_PRECISION},
-    {"brokers", required_argument, NULL, OPT_BROKERS},
-    {"topic", required_argument, NULL, OPT_TOPIC},
-    {"group", required_argument, NULL, OPT_GROUP},
+    {"brokers", required_argument, NULL, 'b'},
+    {"topic", required_argument, NULL, 't'},
+    {"group", required_argument, NULL, 'G'},
+    {"offset", required_argument, NULL, 'o'},
     {"output-topic", required_argument, NULL, OPT_OUTPUT_TOPIC},
     {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
     {"exit-at-end", no_argument, NULL, 'e'},
@@ -243,8 +248,36 @@ static bool parse_choice(const char *opt, const char *s, const char *const *name
 	return false;
 }
 
+static bool parse_start(cli_config *c, const char *arg)
+{
+	c->start_set = true;
+	if (kafka_start_parse(arg, &c->start))
+		return true;
+	fprintf(stderr,
+	        "kuniq: -o: expected beginning, end, OFFSET, -N or @TIMESTAMP_MS, got '%s'\n", arg);
+	return false;
+}
+
+static bool parse_props(cli_config *c, const char *path)
+{
+	char err[512];
+	if (c->props.path) {
+		fprintf(stderr, "kuniq: -F: one properties file at most\n");
+		return false;
+	}
+	if (kafka_props_read(path, &c->props, err, sizeof err) != 0) {
+		fprintf(stderr, "kuniq: -F %s\n", err);
+		return false;
+	}
+	return true;
+}
+
 static bool parse_x(cli_config *c, char *kv)
 {
+	if (strcmp(kv, "list") == 0) {
+		c->x_list = true;
+		return true;
+	}
 	char *eq = strchr(kv, '=');
 	if (eq == NULL || eq == kv || c->nx == CLI_MAX_X) {
 		fprintf(stderr, "kuniq: -X: expected KEY=VALUE (at most %d), got '%s'\n", CLI_MAX_X,
@@ -334,15 +367,19 @@ static bool apply(cli_config *c, int opt, char *arg)
 		ok = parse_int("precision", arg, COUNTER_MIN_PRECISION, COUNTER_MAX_PRECISION, &v);
 		e->counter.precision = (int)v;
 		return ok;
-	case OPT_BROKERS:
+	case 'b':
 		c->brokers = arg;
 		return true;
-	case OPT_TOPIC:
+	case 't':
 		c->topic = arg;
 		return true;
-	case OPT_GROUP:
+	case 'G':
 		c->group = arg;
 		return true;
+	case 'o':
+		return parse_start(c, arg);
+	case 'F':
+		return parse_props(c, arg);
 	case OPT_OUTPUT_TOPIC:
 		c->output_topic = arg;
 		return true;
@@ -350,7 +387,8 @@ static bool apply(cli_config *c, int opt, char *arg)
 		c->exit_at_end = true;
 		return true;
 	case OPT_FROM_BEGINNING:
-		c->from_beginning = true;
+		c->start = (kafka_start){KAFKA_START_BEGINNING, 0};
+		c->start_set = true;
 		return true;
 	case OPT_STDOUT:
 		c->stdout_in_kafka = true;
@@ -434,6 +472,15 @@ static bool check(const cli_config *c)
 		                "themselves\n");
 		return false;
 	}
+	if (c->start_set && !c->brokers) {
+		fprintf(stderr, "kuniq: -o/--from-beginning are for Kafka (--brokers)\n");
+		return false;
+	}
+	if (c->scale_out && kafka_start_exact(&c->start)) {
+		fprintf(stderr, "kuniq: --scale-out: -o takes beginning or end only (the processes "
+		                "of a group take partitions over from each other at any time)\n");
+		return false;
+	}
 	if (c->checkpoint && c->brokers) {
 		fprintf(stderr, "kuniq: --checkpoint is for files; in Kafka mode the state is kept "
 		                "in the changelog topic\n");
@@ -461,12 +508,17 @@ static bool check(const cli_config *c)
 	return true;
 }
 
+void cli_free(cli_config *cfg)
+{
+	kafka_props_free(&cfg->props);
+}
+
 cli_status cli_parse(int argc, char **argv, cli_config *cfg)
 {
 	defaults(cfg);
 	optind = 0; /* glibc: a full re-initialisation (an earlier parse may have stopped midway) */
 	int opt;
-	while ((opt = getopt_long(argc, argv, "w:X:ehVvq", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "w:X:F:b:t:G:o:ehVvq", long_opts, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage_text, stdout);
 			return CLI_EXIT_OK;
@@ -480,8 +532,14 @@ cli_status cli_parse(int argc, char **argv, cli_config *cfg)
 			return CLI_EXIT_USAGE;
 		}
 	}
+	if (cfg->x_list)
+		return CLI_LIST_PROPERTIES;
 	cfg->files = argv + optind;
 	cfg->nfiles = argc - optind;
+	if (!cfg->brokers) /* kcat: the brokers may come from the -F file */
+		cfg->brokers = kafka_props_get(&cfg->props, "bootstrap.servers");
+	if (!cfg->brokers)
+		cfg->brokers = kafka_props_get(&cfg->props, "metadata.broker.list");
 	if (!check(cfg)) {
 		fputs("Try 'kuniq --help'.\n", stderr);
 		return CLI_EXIT_USAGE;

@@ -1,4 +1,5 @@
-/* cli.h - command-line options into a config. Parsing only: nothing is opened here. */
+/* cli.h - command-line options into a config. Parsing only: nothing is opened here but the
+ * -F properties file (read at once, so that its errors are usage errors naming its lines). */
 #ifndef KUNIQ_CLI_H
 #define KUNIQ_CLI_H
 
@@ -8,6 +9,8 @@
 #include "clock.h"
 #include "engine.h"
 #include "frame.h"
+#include "kafka_props.h"
+#include "kafka_start.h"
 
 #define CLI_MAX_X 64
 
@@ -29,7 +32,9 @@ typedef struct cli_config {
 	const char *topic;
 	const char *group;
 	const char *output_topic;
-	bool from_beginning;
+	kafka_start start;       /* -o (--from-beginning: -o beginning); default end */
+	bool start_set;          /* -o or --from-beginning was given */
+	bool x_list;             /* -X list */
 	bool exit_at_end;        /* -e: every assigned partition at its end is the end of input */
 	bool stdout_in_kafka;    /* --stdout: also print results when writing to a Kafka topic */
 	const char *instance_id; /* static membership and transactional id (default "0") */
@@ -48,12 +53,21 @@ typedef struct cli_config {
 	const char *x_keys[CLI_MAX_X]; /* -X key=value, split; point into argv (value after '=') */
 	const char *x_vals[CLI_MAX_X];
 	int nx;
+	kafka_props props; /* -F FILE: applied before -X; owned (cli_free) */
 } cli_config;
 
-typedef enum cli_status { CLI_RUN = 0, CLI_EXIT_OK, CLI_EXIT_USAGE } cli_status;
+typedef enum cli_status {
+	CLI_RUN = 0,
+	CLI_EXIT_OK,
+	CLI_EXIT_USAGE,
+	CLI_LIST_PROPERTIES, /* -X list: print librdkafka's properties and exit 0 */
+} cli_status;
 
 /* Parses argv into cfg. Writes --help/--version text to stdout and errors to stderr.
- * -X values are split in place (argv strings are modified). */
+ * -X values are split in place (argv strings are modified). cfg must be freed with cli_free
+ * whatever the status. */
 cli_status cli_parse(int argc, char **argv, cli_config *cfg);
+
+void cli_free(cli_config *cfg);
 
 #endif

@@ -58,6 +58,30 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *val, char *er
 	return -1;
 }
 
+/* The -F file's properties; a refused one is named by its file and line. */
+static int set_props(rd_kafka_conf_t *conf, const kafka_props *p, char *err, size_t errlen)
+{
+	char why[512];
+	for (int i = 0; i < p->n; i++) {
+		if (rd_kafka_conf_set(conf, p->keys[i], p->vals[i], why, sizeof why) ==
+		    RD_KAFKA_CONF_OK)
+			continue;
+		snprintf(err, errlen, "%s:%d: %s=%s: %s", p->path, p->lines[i], p->keys[i],
+		         p->vals[i], why);
+		return -1;
+	}
+	return 0;
+}
+
+int kafka_conf_list(void)
+{
+	rd_kafka_conf_properties_show(stdout);
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "kuniq: -X list: writing to stdout failed\n");
+	return -1;
+}
+
 rd_kafka_conf_t *kafka_conf_new(const kafka_conn *conn, const kafka_kv *defaults, size_t n,
                                 char *err, size_t errlen)
 {
@@ -69,12 +93,15 @@ rd_kafka_conf_t *kafka_conf_new(const kafka_conn *conn, const kafka_kv *defaults
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	/* librdkafka logs at syslog level 6 (info) by default: keep its warnings and errors, and
 	 * its debug-level lines too with -v (log.h) */
-	if (set(conf, "log_level", log_get_level() >= LOG_DEBUG ? "7" : "4", err, errlen) ||
-	    set(conf, "bootstrap.servers", conn->brokers, err, errlen))
+	if (set(conf, "log_level", log_get_level() >= LOG_DEBUG ? "7" : "4", err, errlen))
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if (set(conf, defaults[i].key, defaults[i].val, err, errlen))
 			goto fail;
+	if (conn->props && set_props(conf, conn->props, err, errlen))
+		goto fail;
+	if (set(conf, "bootstrap.servers", conn->brokers, err, errlen))
+		goto fail;
 	for (int i = 0; i < conn->nx; i++)
 		if (set(conf, conn->x_keys[i], conn->x_vals[i], err, errlen))
 			goto fail;

@@ -1,7 +1,8 @@
 /* kafka_conf.h - librdkafka configuration shared by the Kafka source and sink, and their logging.
  *
- * A configuration is built in three layers, later ones winning: bootstrap.servers from --brokers,
- * the caller's defaults, then every -X key=value from the command line (as kcat does). librdkafka
+ * A configuration is built in layers, later ones winning: the caller's defaults, the -F properties
+ * file, bootstrap.servers from --brokers, then every -X key=value from the command line (as kcat
+ * does). librdkafka
  * log lines and errors go to stderr prefixed "kuniq: kafka: ".
  */
 #ifndef KUNIQ_KAFKA_CONF_H
@@ -11,12 +12,15 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kafka_props.h"
+
 /* How to reach the brokers: what every Kafka client of kuniq shares (from the command line). */
 typedef struct kafka_conn {
 	const char *brokers;
 	const char *const *x_keys; /* -X key=value pairs, applied last */
 	const char *const *x_vals;
 	int nx;
+	const kafka_props *props; /* -F FILE (NULL: none), applied before -X */
 } kafka_conn;
 
 /* What a Kafka run ends with; main maps it to an exit status. */
@@ -44,6 +48,9 @@ rd_kafka_t *kafka_producer_new(const kafka_conn *conn, const kafka_kv *defaults,
                                void (*dr_msg_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                                void (*error_cb)(rd_kafka_t *, int, const char *, void *), char *err,
                                size_t errlen);
+
+/* -X list: librdkafka's configuration properties on stdout. Returns 0, or -1 (reported). */
+int kafka_conf_list(void);
 
 /* printf-like line on stderr: "kuniq: kafka: <message>\n". */
 void kafka_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

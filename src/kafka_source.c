@@ -705,6 +705,83 @@ static void check_whole_topic(ksrc *k)
 	}
 }
 
+/* ---- where partitions start (-o; kafka_start.h) ---------------------------------------------- */
+
+/* "a, b, c" of the partitions of l, into buf. */
+static const char *partition_names(const rd_kafka_topic_partition_list_t *l, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < l->cnt && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%" PRId32, i ? ", " : "",
+		                         l->elems[i].partition);
+	return buf;
+}
+
+/* The partitions of news (first seen here, no state) that the group has no committed offset
+ * for: returned as a new list; those it has one for are added to held. NULL: failed (logged). */
+static rd_kafka_topic_partition_list_t *
+without_position(ksrc *k, const rd_kafka_topic_partition_list_t *news,
+                 rd_kafka_topic_partition_list_t *held)
+{
+	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(news);
+	for (int i = 0; i < c->cnt; i++)
+		c->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+	rd_kafka_resp_err_t e = rd_kafka_committed(k->rk, c, 10000);
+	if (e) {
+		kafka_log("error: reading the committed offsets of group %s: %s", k->cfg->group,
+		          rd_kafka_err2str(e));
+		rd_kafka_topic_partition_list_destroy(c);
+		return NULL;
+	}
+	rd_kafka_topic_partition_list_t *todo = rd_kafka_topic_partition_list_new(c->cnt);
+	for (int i = 0; i < c->cnt; i++)
+		rd_kafka_topic_partition_list_add(c->elems[i].offset >= 0 ? held : todo, k->topic,
+		                                  c->elems[i].partition);
+	rd_kafka_topic_partition_list_destroy(c);
+	return todo;
+}
+
+/* An exact -o (OFFSET, -N, @ts) for the newly assigned partitions news of l: each without a
+ * committed position starts there (its offset set in l). A partition with one resumes there,
+ * and at the first assignment of the process that is a usage error: -o cannot move a group
+ * that has committed positions (docs/kafka.md, "Where a run starts"). held: the partitions of
+ * l restored from the state. */
+static void apply_start(ksrc *k, rd_kafka_topic_partition_list_t *l,
+                        const rd_kafka_topic_partition_list_t *news,
+                        rd_kafka_topic_partition_list_t *held)
+{
+	const kafka_source_cfg *c = k->cfg;
+	char spec[64], names[256], err[512];
+	kafka_start_str(&c->start, spec, sizeof spec);
+	rd_kafka_topic_partition_list_t *todo = without_position(k, news, held);
+	if (!todo) {
+		k->rc = KAFKA_FAILED;
+		return;
+	}
+	if (held->cnt && !*c->start_owned) {
+		kafka_log("error: -o %s: group %s already has committed positions for partition(s) "
+		          "%s of %s, where it resumes (its state and offsets); -o only chooses "
+		          "where a group without them starts. Drop -o to resume, or use a new "
+		          "--group to start at %s",
+		          spec, c->group, partition_names(held, names, sizeof names), k->topic,
+		          spec);
+		k->rc = KAFKA_CONFIG;
+	} else if (kafka_start_resolve(k->rk, &c->start, todo, 10000, err, sizeof err) != 0) {
+		kafka_log("error: %s", err);
+		k->rc = KAFKA_FAILED;
+	} else {
+		for (int i = 0; i < todo->cnt; i++)
+			rd_kafka_topic_partition_list_find(l, k->topic, todo->elems[i].partition)
+			    ->offset = todo->elems[i].offset;
+		if (todo->cnt)
+			kafka_log("-o %s: partition(s) %s of %s start there", spec,
+			          partition_names(todo, names, sizeof names), k->topic);
+		*c->start_owned = true;
+	}
+	rd_kafka_topic_partition_list_destroy(todo);
+}
+
 /* ---- rebalancing ---------------------------------------------------------------------------- */
 
 static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
@@ -715,6 +792,8 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 		log_tasks(k);
 		return;
 	}
+	rd_kafka_topic_partition_list_t *news = rd_kafka_topic_partition_list_new(l->cnt);
+	rd_kafka_topic_partition_list_t *held = rd_kafka_topic_partition_list_new(l->cnt);
 	for (int i = 0; i < l->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &l->elems[i];
 		part *p = part_get(k, tp->partition, true);
@@ -724,6 +803,8 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 			continue;
 		}
 		bool fresh = p->input < 0;
+		if (fresh)
+			rd_kafka_topic_partition_list_add(news, k->topic, tp->partition);
 		if (p->input < 0 && (p->input = ingest_input_add(k->in)) < 0) {
 			kafka_log("error: out of memory for partition %" PRId32, tp->partition);
 			k->rc = 1;
@@ -741,6 +822,18 @@ static void on_assign(ksrc *k, rd_kafka_topic_partition_list_t *l, double now)
 		ingest_retire(k->in, p->input, false);
 		k->st.assigned++;
 	}
+	/* those restored from the state have a position; the others may start at -o */
+	for (int i = news->cnt - 1; i >= 0; i--) {
+		part *p = part_get(k, news->elems[i].partition, false);
+		if (p && p->ofs.next >= 0) {
+			rd_kafka_topic_partition_list_add(held, k->topic, news->elems[i].partition);
+			rd_kafka_topic_partition_list_del_by_idx(news, i);
+		}
+	}
+	if (k->rc == 0 && kafka_start_exact(&k->cfg->start) && (news->cnt || held->cnt))
+		apply_start(k, l, news, held);
+	rd_kafka_topic_partition_list_destroy(news);
+	rd_kafka_topic_partition_list_destroy(held);
 	kafka_log("assigned %d partition(s) of %s", l->cnt, k->topic);
 	check_whole_topic(k);
 }
@@ -1003,7 +1096,9 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	    {"enable.auto.commit", "false"},
 	    {"enable.auto.offset.store", "false"},
 	    {"enable.partition.eof", "true"},
-	    {"auto.offset.reset", cfg->from_beginning ? "earliest" : "latest"},
+	    /* where partitions without a committed position start: -o beginning or end (exact
+	     * -o positions are given to those partitions at their assignment: apply_start) */
+	    {"auto.offset.reset", kafka_start_reset(&cfg->start)},
 	    /* librdkafka 2.0 stops fetching for up to 1 s once its prefetch queue reaches these
 	     * limits (fetch.queue.backoff.ms only came with 2.1): in a replay, where fetching
 	     * outruns parsing, the defaults (100000 messages, 64 MB) cost a 1 s stall every

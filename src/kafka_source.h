@@ -16,6 +16,7 @@
 #include "kafka_commit.h"
 #include "kafka_conf.h"
 #include "kafka_sink.h"
+#include "kafka_start.h"
 #include "merge_stage.h"
 #include "stats.h"
 
@@ -34,8 +35,11 @@ typedef struct kafka_source_cfg {
 	const char *topic;
 	const char *group; /* consumer group */
 	const char
-	    *instance_id; /* static membership: group.instance.id = "<group>-<instance_id>" */
-	bool from_beginning;
+	    *instance_id;  /* static membership: group.instance.id = "<group>-<instance_id>" */
+	kafka_start start; /* -o: where partitions the group has no position for start */
+	/* the group's committed positions are this process's: set once the first assignment is
+	 * checked against an exact -o (shared by the runs of one process: a rebuild resumes) */
+	bool *start_owned;
 	bool exit_at_end; /* -e: every assigned partition at its end is the end of input */
 	double idle_timeout;
 	/* exactly once (kafka_commit.h): NULL = at least once (docs/kafka.md) */

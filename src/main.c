@@ -16,6 +16,7 @@
 #include "frame.h"
 #include "ingest.h"
 #include "kafka_commit.h"
+#include "kafka_conf.h"
 #include "kafka_sink.h"
 #include "kafka_source.h"
 #include "kafka_topic.h"
@@ -187,11 +188,12 @@ static int run_files(const cli_config *cfg, const frame_parser *parser, stats_re
 
 /* ---- Kafka -------------------------------------------------------------------------------- */
 
-/* One Kafka run over a fresh pipeline (and, exactly once, a fresh transactional producer). */
-static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser,
+/* One Kafka run over a fresh pipeline (and, exactly once, a fresh transactional producer).
+ * *start_owned: the group's committed positions are this process's (kafka_source_cfg). */
+static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser, bool *start_owned,
                                stats_reporter *stats)
 {
-	kafka_conn conn = {cfg->brokers, cfg->x_keys, cfg->x_vals, cfg->nx};
+	kafka_conn conn = {cfg->brokers, cfg->x_keys, cfg->x_vals, cfg->nx, &cfg->props};
 	char state_topic[512], tid[512], err[512];
 	snprintf(state_topic, sizeof state_topic, "%s",
 	         cfg->changelog_topic ? cfg->changelog_topic : "");
@@ -253,7 +255,8 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	    .topic = cfg->topic,
 	    .group = cfg->group,
 	    .instance_id = cfg->instance_id,
-	    .from_beginning = cfg->from_beginning,
+	    .start = cfg->start,
+	    .start_owned = start_owned,
 	    .exit_at_end = cfg->exit_at_end,
 	    .idle_timeout = cfg->idle_timeout,
 	    .txn = txn,
@@ -285,8 +288,9 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 static int run_kafka(const cli_config *cfg, const frame_parser *parser, stats_reporter *stats)
 {
 	install_signals();
+	bool start_owned = false;
 	for (int restarts = 0;; restarts++) {
-		kafka_status st = kafka_once(cfg, parser, stats);
+		kafka_status st = kafka_once(cfg, parser, &start_owned, stats);
 		if (st != KAFKA_RESTART || stop_requested)
 			return st == KAFKA_OK ? 0 : st == KAFKA_CONFIG ? 2 : 1;
 		fprintf(stderr, "kuniq: kafka: restarting from the committed state (%d)\n",
@@ -308,7 +312,7 @@ static int run(const cli_config *cfg, const frame_parser *parser)
 		return 2;
 	}
 	if (cfg->metrics_topic) {
-		kafka_conn conn = {cfg->brokers, cfg->x_keys, cfg->x_vals, cfg->nx};
+		kafka_conn conn = {cfg->brokers, cfg->x_keys, cfg->x_vals, cfg->nx, &cfg->props};
 		char key[512];
 		snprintf(key, sizeof key, "%s/%s", cfg->group, cfg->instance_id);
 		if ((mt = metrics_topic_new(&conn, cfg->metrics_topic, key, err, sizeof err)) ==
@@ -336,31 +340,42 @@ out:
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* A parsed command line to its exit status. */
+static int run_parsed(cli_config *cfg, cli_status st)
 {
-	cli_config cfg;
-	switch (cli_parse(argc, argv, &cfg)) {
+	switch (st) {
 	case CLI_EXIT_OK:
 		return 0;
 	case CLI_EXIT_USAGE:
 		return 2;
+	case CLI_LIST_PROPERTIES:
+		return kafka_conf_list() == 0 ? 0 : 1;
 	default:
 		break;
 	}
-	if (calendar_init(&cfg.engine.cal, cfg.tz) != 0) {
-		fprintf(stderr, "kuniq: --tz: unknown time zone '%s'\n", cfg.tz);
+	if (calendar_init(&cfg->engine.cal, cfg->tz) != 0) {
+		fprintf(stderr, "kuniq: --tz: unknown time zone '%s'\n", cfg->tz);
 		return 2;
 	}
 	frame_parser parser;
-	if (frame_parser_init(&parser, cfg.uid_field, cfg.ts_field, cfg.parser) != 0) {
+	if (frame_parser_init(&parser, cfg->uid_field, cfg->ts_field, cfg->parser) != 0) {
 		fprintf(stderr, "kuniq: --parser: not supported by this CPU\n");
 		return 2;
 	}
-	if (cfg.threads == 0)
-		cfg.threads = parse_pool_default_threads();
-	int level = LOG_INFO + cfg.verbosity;
+	if (cfg->threads == 0)
+		cfg->threads = parse_pool_default_threads();
+	int level = LOG_INFO + cfg->verbosity;
 	log_set_level(level < LOG_ERROR   ? LOG_ERROR
 	              : level > LOG_DEBUG ? LOG_DEBUG
 	                                  : (log_level)level);
-	return run(&cfg, &parser);
+	return run(cfg, &parser);
+}
+
+int main(int argc, char **argv)
+{
+	cli_config cfg;
+	cli_status st = cli_parse(argc, argv, &cfg);
+	int rc = run_parsed(&cfg, st);
+	cli_free(&cfg);
+	return rc;
 }
