@@ -7,6 +7,8 @@
  */
 #include "file_resume.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,36 +42,35 @@ static void stdout_rewind(const char *path, int64_t len)
 {
 	struct stat st;
 	if (fstat(STDOUT_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr,
-		        "kuniq: %s: resuming; stdout is not a regular file, so results "
-		        "written after the checkpoint may appear again\n",
+		log_msg(LOG_WARN,
+		        "%s: resuming; stdout is not a regular file, so results "
+		        "written after the checkpoint may appear again",
 		        path);
 		return;
 	}
 	if (len < 0) {
-		fprintf(stderr,
-		        "kuniq: %s: resuming; the checkpointed run's stdout was not a regular "
-		        "file, so results it wrote after the checkpoint may appear again\n",
+		log_msg(LOG_WARN,
+		        "%s: resuming; the checkpointed run's stdout was not a regular "
+		        "file, so results it wrote after the checkpoint may appear again",
 		        path);
 		return;
 	}
 	if (st.st_size < len) {
-		fprintf(stderr,
-		        "kuniq: %s: resuming; stdout holds %lld bytes, less than the %lld "
+		log_msg(LOG_WARN,
+		        "%s: resuming; stdout holds %lld bytes, less than the %lld "
 		        "it held at the checkpoint (opened with '>' instead of '>>'?): "
-		        "results before the checkpoint are not written again\n",
+		        "results before the checkpoint are not written again",
 		        path, (long long)st.st_size, (long long)len);
 		return;
 	}
 	if (st.st_size > len) {
 		if (ftruncate(STDOUT_FILENO, len) != 0) {
-			fprintf(stderr, "kuniq: %s: cannot cut stdout back: %s\n", path,
-			        strerror(errno));
+			log_msg(LOG_ERROR, "%s: cannot cut stdout back: %s", path, strerror(errno));
 			return;
 		}
-		fprintf(stderr,
-		        "kuniq: %s: resuming; removed %lld bytes of results written "
-		        "after the checkpoint (they are written again)\n",
+		log_msg(LOG_INFO,
+		        "%s: resuming; removed %lld bytes of results written "
+		        "after the checkpoint (they are written again)",
 		        path, (long long)(st.st_size - len));
 	}
 	lseek(STDOUT_FILENO, len, SEEK_SET);
@@ -86,9 +87,9 @@ static int restore(file_resume *fc, state_map *m, source_pos *resume)
 	if (rc == 1)
 		snprintf(err, sizeof err, "no input record");
 	if (rc != 0) {
-		fprintf(stderr,
-		        "kuniq: %s: %s: refusing to resume (a checkpoint of a run with other "
-		        "options, or damaged; remove it to start over)\n",
+		log_msg(LOG_ERROR,
+		        "%s: %s: refusing to resume (a checkpoint of a run with other "
+		        "options, or damaged; remove it to start over)",
 		        fc->path, err);
 		return 1;
 	}
@@ -101,8 +102,8 @@ static int restore(file_resume *fc, state_map *m, source_pos *resume)
 	if (v && state_open("stdout", v, len, fc->identity, &r) == NULL)
 		out = sr_i64(&r);
 	stdout_rewind(fc->path, out);
-	fprintf(stderr, "kuniq: %s: resuming at file %d, byte %llu (line %lld)\n", fc->path,
-	        resume->file, (unsigned long long)resume->byte, (long long)resume->line);
+	log_msg(LOG_INFO, "%s: resuming at file %d, byte %llu (line %lld)", fc->path, resume->file,
+	        (unsigned long long)resume->byte, (long long)resume->line);
 	return 0;
 }
 
@@ -132,7 +133,7 @@ int file_resume_open(file_resume *fc, const cli_config *cfg, ingest *in, int inp
 	char err[512];
 	int rc = m ? checkpoint_file_read(fc->path, m, err, sizeof err) : -1;
 	if (rc < 0)
-		fprintf(stderr, "kuniq: %s\n", m ? err : "out of memory");
+		log_msg(LOG_ERROR, "%s", m ? err : "out of memory");
 	else if (rc == 0)
 		rc = restore(fc, m, resume);
 	else
@@ -158,9 +159,9 @@ int file_resume_save(file_resume *fc)
 		         : -1;
 	}
 	if (rc != 0)
-		fprintf(stderr, "kuniq: %s: out of memory writing the checkpoint\n", fc->path);
+		log_msg(LOG_ERROR, "%s: out of memory writing the checkpoint", fc->path);
 	else if ((rc = checkpoint_file_write(fc->path, m, err, sizeof err)) != 0)
-		fprintf(stderr, "kuniq: %s\n", err);
+		log_msg(LOG_ERROR, "%s", err);
 	else
 		fc->saves++;
 	state_buf_free(&b);

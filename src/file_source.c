@@ -20,6 +20,8 @@
  */
 #include "file_source.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -104,7 +106,7 @@ void source_close(source *s)
 
 static int read_failed(source *s, const char *why)
 {
-	fprintf(stderr, "kuniq: %s: %s\n", s->name, why);
+	log_msg(LOG_ERROR, "%s: %s", s->name, why);
 	s->failed = true;
 	return CODEC_FAILED;
 }
@@ -290,18 +292,18 @@ static uint64_t source_consumed(const source *s)
 
 static int cannot_resume(const char *name, uint64_t byte)
 {
-	fprintf(stderr,
-	        "kuniq: %s: cannot resume at byte %" PRIu64 ": not a regular file (a pipe cannot "
-	        "be re-read; remove the checkpoint to start over)\n",
+	log_msg(LOG_ERROR,
+	        "%s: cannot resume at byte %" PRIu64 ": not a regular file (a pipe cannot "
+	        "be re-read; remove the checkpoint to start over)",
 	        name, byte);
 	return -1;
 }
 
 static int too_short(const char *name, uint64_t byte)
 {
-	fprintf(stderr,
-	        "kuniq: %s is shorter than the checkpoint position %" PRIu64
-	        ": not the file the checkpoint was taken from?\n",
+	log_msg(LOG_ERROR,
+	        "%s is shorter than the checkpoint position %" PRIu64
+	        ": not the file the checkpoint was taken from?",
 	        name, byte);
 	return -1;
 }
@@ -345,7 +347,7 @@ static int source_seek(source *s, uint64_t byte)
 		    (uint64_t)st.st_size - (uint64_t)cur < byte)
 			return too_short(s->name, byte);
 		if (lseek(s->fd, cur + (off_t)byte, SEEK_SET) < 0) {
-			fprintf(stderr, "kuniq: %s: %s\n", s->name, strerror(errno));
+			log_msg(LOG_ERROR, "%s: %s", s->name, strerror(errno));
 			return -1;
 		}
 		s->head_n = 0;
@@ -424,7 +426,7 @@ static int run_one(source *s, int file, const source_run_cfg *cfg, ingest *in, i
 	parse_item *items = malloc(sizeof(*items) * BATCH);
 	int rc = 0;
 	if (lines == NULL || items == NULL) {
-		fprintf(stderr, "kuniq: out of memory\n");
+		log_msg(LOG_ERROR, "out of memory");
 		rc = RUN_ERROR;
 	}
 	idle_state st = {.since = -1, .idle = false};
@@ -485,9 +487,9 @@ static bool resume_in_range(const source_pos *r, int n)
 {
 	if (r->file >= 0 && r->line >= 0 && (r->file < n || (r->file == n && r->byte == 0)))
 		return true;
-	fprintf(stderr,
-	        "kuniq: the checkpoint position (file %d, byte %" PRIu64 ") is not in the %d "
-	        "input(s) given: not the files the checkpoint was taken from?\n",
+	log_msg(LOG_ERROR,
+	        "the checkpoint position (file %d, byte %" PRIu64 ") is not in the %d "
+	        "input(s) given: not the files the checkpoint was taken from?",
 	        r->file + 1, r->byte, n);
 	return false;
 }
@@ -512,7 +514,7 @@ int source_run(const source_run_cfg *cfg, ingest *in, volatile sig_atomic_t *sto
 		}
 		source *s = source_open(files[i], cfg->max_frame, err, sizeof(err));
 		if (s == NULL) {
-			fprintf(stderr, "kuniq: %s\n", err);
+			log_msg(LOG_ERROR, "%s", err);
 			rc = 1;
 			continue;
 		}

@@ -6,6 +6,8 @@
  * (ENOSPC on a full disk) is an error, reported once. */
 #include "stdout_sink.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -30,7 +32,7 @@ static int emit(void *ctx, const result *r)
 		if (err == EPIPE && s->stop)
 			reader_went_away(s);
 		else if (!s->failed)
-			fprintf(stderr, "kuniq: writing results: %s\n", strerror(err));
+			log_msg(LOG_ERROR, "writing results: %s", strerror(err));
 		s->failed = 1;
 		return -1;
 	}

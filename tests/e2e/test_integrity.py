@@ -20,8 +20,15 @@ import pytest
 from conftest import compare_records, compare_summaries, parse_summary
 
 ARGS = ["-w", "minute,hour"]
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARN |INFO |DEBUG) "
+                      r"(kuniq: .*)$")
 GEN = dict(count=60000, frame_size=120, users=5000, rate=100, seed=7, delay=3, delay_prob=0.05,
            malformed_prob=0.002)
+
+
+def log_messages(err):
+    """The messages of kuniq's log lines ("<time> <LEVEL> kuniq: ..."), without time and level."""
+    return [m.group(2) for m in map(LOG_LINE.match, err.splitlines()) if m]
 
 
 @pytest.fixture
@@ -116,7 +123,7 @@ def test_truncated_gzip(e2e, stream):
     path, plain, p = broken_case(e2e, "cut.jsonl.gz", data[:cut])
     err = p.stderr.decode()
     assert p.returncode == 1, err
-    msgs = [l for l in err.splitlines() if l.startswith("kuniq:")]
+    msgs = log_messages(err)
     assert msgs == ["kuniq: %s: truncated gzip input: it ends at byte %d inside a compressed "
                     "member" % (path, cut)], err
     assert parse_summary(err)["frames_read"] > 10000
@@ -131,7 +138,8 @@ def test_corrupt_gzip(e2e, stream):
     path, plain, p = broken_case(e2e, "bad.gz", first + bytes(second))
     err = p.stderr.decode()
     assert p.returncode == 1, err
-    m = re.findall(r"^kuniq: (.*): corrupt gzip input at byte (\d+)", err, re.M)
+    m = re.findall(r"^kuniq: (.*): corrupt gzip input at byte (\d+)", "\n".join(log_messages(err)),
+                   re.M)
     assert m == [(path, str(len(first) + 4))], err
     assert parse_summary(err)["frames_read"] == 20000
     assert_matches_oracle(e2e, p, plain)
@@ -176,7 +184,7 @@ def test_dev_full(e2e, stream):
                            stderr=subprocess.PIPE, timeout=120)
     err = p.stderr.decode()
     assert p.returncode == 1
-    msgs = [l for l in err.splitlines() if l.startswith("kuniq:")]
+    msgs = log_messages(err)
     assert msgs == ["kuniq: writing results: No space left on device"], err
 
 
