@@ -23,8 +23,8 @@ How: the runs that must last are fed through a pipe from this process at a fixed
 last a few seconds whatever the speed of the build (these tests also run under ASan: make
 e2e-asan); every time bound is generous (the machine may be busy).
 
-Known gaps of the implementation are tested too and marked xfail(strict=True), each with the
-reason: when fixed, the test passes, strict makes that a failure, and the mark is removed.
+A known gap of the implementation is tested too and marked xfail(strict=True) with the reason:
+once fixed, the test passes, strict makes that a failure, and the mark is removed.
 """
 
 import datetime
@@ -422,9 +422,6 @@ def test_bad_stats_interval_is_a_usage_error(kuniq_bin, value):
     assert '{"summary"' not in err
 
 
-@pytest.mark.xfail(strict=True, reason="file/stdin mode reports stats only after a batch of "
-                   "frames (main.c on_safe_point): while the input is silent no stats line is "
-                   "written and /metrics is not refreshed")
 def test_stats_go_on_while_the_input_is_silent(kuniq_bin, tmp_path, pipe_runs):
     """2000 frames, then 3 s without input (stdin open): stats lines go on at the interval
     (frames_per_s 0) and /metrics catches up with the 2000 frames within its refresh lag."""
@@ -577,8 +574,6 @@ def test_log_lines_and_levels(kuniq_bin, e2e):
     assert [l for l in logs if " INFO  kuniq: metrics:" in l], "-v hides INFO:\n" + err
 
 
-@pytest.mark.xfail(strict=True, reason="errors of file mode are written as `kuniq: <file>: "
-                   "...` (file_source.c, main.c, file_resume.c fprintf), not as log lines")
 def test_error_lines_are_log_lines(kuniq_bin, tmp_path):
     missing = os.path.join(str(tmp_path), "missing.jsonl")
     rc, _, err = run(kuniq_bin, [missing])
