@@ -107,10 +107,8 @@ void ingest_batch(ingest *in, parse_item *items, size_t n)
 			clock_offer(&p->clk, &f);
 		}
 	}
-	if (in->frames_read >= in->next_check) {
-		in->next_check = in->frames_read + 65536;
+	if (!in->warned)
 		ingest_check_rejects(in);
-	}
 }
 
 /* Section 6 for one idle input: live ones follow wall time, historical ones hold G. */

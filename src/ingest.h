@@ -45,7 +45,6 @@ typedef struct ingest {
 	uint64_t frames_restored, bytes_restored; /* read by earlier runs (checkpoints): the rates
 	                                           * of the summary count this run's only */
 	uint64_t ts_ms_like; /* ts_range frames whose ts would be in range as milliseconds */
-	uint64_t next_check; /* frames_read at which ingest_check_rejects looks next */
 	bool warned;         /* the rejection warning was given */
 	bool interrupted;    /* stopped before the end of input: the summary says so */
 } ingest;
@@ -91,7 +90,7 @@ int ingest_engine_input(const ingest *in, int input);
 
 /* Once most frames are rejected (at least half of 1,000 or more), logs one warning naming the
  * main reason with a hint (a ts in milliseconds, a missing uid key, compressed input...). Called
- * by ingest_batch every 65,536 frames and by the caller at the end. */
+ * by ingest_batch until it warned (a few additions per batch), and by the caller at the end. */
 void ingest_check_rejects(ingest *in);
 
 /* Frames rejected as ts_ahead by all clocks. */

@@ -179,7 +179,7 @@ static void json(text *t, const stats_snapshot *s, const figures *f, unsigned ki
 	    "},\"open_windows\":%" PRIu64 ",\"counter_bytes\":%" PRIu64 ",\"rss_bytes\":%" PRIu64
 	    ",\"windows_emitted\":%" PRIu64,
 	    f->open_windows, f->counter_bytes, f->rss_bytes, f->windows_emitted);
-	if (f->g_set && !s->merge)
+	if (f->g_set && !s->merge && f->g != INT64_MAX)
 		put(t, ",\"watermark\":%" PRId64, f->g);
 	if (s->has_results)
 		put(t, ",\"results_produced\":%" PRIu64 ",\"results_delivered\":%" PRIu64,
@@ -324,16 +324,35 @@ void stats_report(stats_reporter *r, const stats_snapshot *s, double now)
 
 /* ---- librdkafka's statistics --------------------------------------------------------------- */
 
-/* The number after "key": in the document's top level (before its first nested object). */
+/* The number after "key": at the document's top level (nested objects, where brokers and
+ * topics repeat the same names, are skipped). */
 static int64_t top_field(const char *json, size_t len, const char *key)
 {
-	char pat[48];
-	int n = snprintf(pat, sizeof pat, "\"%s\":", key);
-	const char *end = json + len, *nested = memchr(json + 1, '{', len > 1 ? len - 1 : 0);
-	if (nested)
-		end = nested;
-	const char *p = memmem(json, (size_t)(end - json), pat, (size_t)n);
-	return p ? strtoll(p + n, NULL, 10) : 0;
+	size_t klen = strlen(key);
+	int depth = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = json[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		} else if (c == '"') {
+			if (depth == 1 && i + klen + 2 < len &&
+			    memcmp(json + i + 1, key, klen) == 0 && json[i + 1 + klen] == '"' &&
+			    json[i + 2 + klen] == ':')
+				return strtoll(json + i + 3 + klen, NULL, 10);
+			in_str = true;
+		}
+	}
+	return 0;
 }
 
 void stats_rdkafka_parse(const char *json, size_t len, stats_rdkafka *out)

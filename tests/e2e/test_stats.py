@@ -23,8 +23,6 @@ How: the runs that must last are fed through a pipe from this process at a fixed
 last a few seconds whatever the speed of the build (these tests also run under ASan: make
 e2e-asan); every time bound is generous (the machine may be busy).
 
-A known gap of the implementation is tested too and marked xfail(strict=True) with the reason:
-once fixed, the test passes, strict makes that a failure, and the mark is removed.
 """
 
 import datetime
@@ -659,9 +657,6 @@ def test_no_warning_on_a_generated_stream(e2e, kuniq_bin):
     assert not _warnings(err) and not [l for l in check_log_lines(err, "clean") if "ERROR" in l]
 
 
-@pytest.mark.xfail(strict=True, reason="ingest_check_rejects looks only every 65,536 frames "
-                   "(and at the end): a slow live stream of bad frames is warned about only "
-                   "after 65,536 frames or when its input ends")
 def test_warning_while_a_slow_stream_goes_on(kuniq_bin, tmp_path, pipe_runs):
     """3000 millisecond frames fed over ~1.5 s through a pipe left open: the warning comes
     while the run goes on, not only at its end."""
