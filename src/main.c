@@ -84,10 +84,28 @@ static int pipeline_init(pipeline *p, const cli_config *cfg, const engine_cfg *e
 	return 0;
 }
 
+/* The run's counter budget: --memory-limit, or the machine's default. */
+static void budget_init(memory_budget *b, const cli_config *cfg)
+{
+	memory_budget_init(b, cfg->memory_limit ? cfg->memory_limit : memory_budget_default());
+}
+
+/* Reports why eng failed (a window lost users), if it did. Returns 1 then, else 0. */
+static int report_failure(const engine *eng)
+{
+	const char *why = eng ? engine_failure(eng) : NULL;
+	if (why == NULL)
+		return 0;
+	fprintf(stderr, "kuniq: error: %s\n", why);
+	return 1;
+}
+
 static int finish(const cli_config *cfg, pipeline *p, int rc, double t0)
 {
 	ingest_summary(&p->in, cfg->engine.kinds, now_s() - t0, stderr);
 	if (engine_get_stats(p->eng)->emit_errors)
+		rc = rc ? rc : 1;
+	if (report_failure(p->eng))
 		rc = rc ? rc : 1;
 	pipeline_free(p);
 	return rc;
@@ -98,8 +116,12 @@ static int finish(const cli_config *cfg, pipeline *p, int rc, double t0)
 static int run_files(const cli_config *cfg, const frame_parser *parser)
 {
 	pipeline p = {0};
+	memory_budget budget;
+	budget_init(&budget, cfg);
+	engine_cfg ecfg = cfg->engine;
+	ecfg.counter.budget = &budget;
 	result_sink sink = stdout_sink_make(&p.out, stdout, &cfg->engine.cal);
-	if (pipeline_init(&p, cfg, &cfg->engine, parser, sink) != 0) {
+	if (pipeline_init(&p, cfg, &ecfg, parser, sink) != 0) {
 		pipeline_free(&p);
 		return 1;
 	}
@@ -171,8 +193,13 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 		}
 		sink = kafka_sink_result_sink(p.ks);
 	}
+	/* one budget for every counter of the run: both stages of --scale-out */
+	memory_budget budget;
+	budget_init(&budget, cfg);
+	engine_cfg mcfg = cfg->engine;
+	mcfg.counter.budget = &budget;
 	/* --scale-out: this pipeline is the counting stage; the merging stage emits */
-	engine_cfg ecfg = cfg->engine;
+	engine_cfg ecfg = mcfg;
 	ecfg.combine = cfg->scale_out;
 	char ident_src[600], partials[512];
 	snprintf(ident_src, sizeof ident_src, "%s%s", cfg->topic,
@@ -192,8 +219,7 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 		return KAFKA_FAILED;
 	}
 	if (pipeline_init(&p, cfg, &ecfg, parser, sink) != 0 ||
-	    (cfg->scale_out &&
-	     (merge = merge_stage_new(&cfg->engine, sink, identity, ninputs)) == NULL)) {
+	    (cfg->scale_out && (merge = merge_stage_new(&mcfg, sink, identity, ninputs)) == NULL)) {
 		if (p.in_ok)
 			fprintf(stderr, "kuniq: out of memory\n");
 		pipeline_free(&p);
@@ -225,6 +251,10 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 		pipeline_free(&p); /* the summary comes from the run that ends */
 	} else {
 		st = (kafka_status)finish(cfg, &p, (int)st, t0);
+		if (merge_stage_failure(merge) && st == KAFKA_OK) {
+			fprintf(stderr, "kuniq: error: %s\n", merge_stage_failure(merge));
+			st = KAFKA_FAILED;
+		}
 	}
 	merge_stage_free(merge);
 	kafka_txn_free(txn);
