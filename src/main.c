@@ -100,12 +100,13 @@ static int report_failure(const engine *eng)
 	return 1;
 }
 
+/* The error first: the summary stays the last line of stderr. */
 static int finish(const cli_config *cfg, pipeline *p, int rc, double t0)
 {
+	if (report_failure(p->eng))
+		rc = rc ? rc : 1;
 	ingest_summary(&p->in, cfg->engine.kinds, now_s() - t0, stderr);
 	if (engine_get_stats(p->eng)->emit_errors)
-		rc = rc ? rc : 1;
-	if (report_failure(p->eng))
 		rc = rc ? rc : 1;
 	pipeline_free(p);
 	return rc;
@@ -250,11 +251,11 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	if (st == KAFKA_RESTART && !stop_requested) {
 		pipeline_free(&p); /* the summary comes from the run that ends */
 	} else {
-		st = (kafka_status)finish(cfg, &p, (int)st, t0);
 		if (merge_stage_failure(merge) && st == KAFKA_OK) {
 			fprintf(stderr, "kuniq: error: %s\n", merge_stage_failure(merge));
 			st = KAFKA_FAILED;
 		}
+		st = (kafka_status)finish(cfg, &p, (int)st, t0);
 	}
 	merge_stage_free(merge);
 	kafka_txn_free(txn);
