@@ -30,7 +30,7 @@ static const result minute = {
 #define MINUTE_LINE                                                                                \
 	"{\"window\":\"minute\",\"start\":1468244340,\"end\":1468244400,"                          \
 	"\"start_iso\":\"2016-07-11T13:39:00Z\",\"uniques\":41230,\"frames\":59987,"               \
-	"\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0}\n"
+	"\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0,\"late_window\":0}\n"
 
 /* A memory stream and a sink writing to it. */
 typedef struct mem_out {
@@ -98,12 +98,14 @@ static void test_every_field_bytes(void **state)
 	            .error = 0.34375838677455064 / 64, /* the sketch's RSE at p = 12 */
 	            .final = false,
 	            .revision = 4294967295U,
-	            .late = 17};
+	            .late = 17,
+	            .late_window = 18446744073709551615ULL};
 	emit_expect(&m, &r,
 	            "{\"window\":\"year\",\"start\":1451606400,\"end\":1483228800,"
 	            "\"start_iso\":\"2016-01-01T00:00:00Z\",\"uniques\":18446744073709551615,"
 	            "\"frames\":9007199254740993,\"exact\":false,\"error\":0.00537122,"
-	            "\"final\":false,\"revision\":4294967295,\"late\":17}\n");
+	            "\"final\":false,\"revision\":4294967295,\"late\":17,"
+	            "\"late_window\":18446744073709551615}\n");
 	mem_close(&m);
 
 	/* an exact record prints error 0 whatever the field holds; a start before 1970 */
@@ -121,7 +123,8 @@ static void test_every_field_bytes(void **state)
 	emit_expect(&m, &h,
 	            "{\"window\":\"hour\",\"start\":-3600,\"end\":0,"
 	            "\"start_iso\":\"1969-12-31T23:00:00Z\",\"uniques\":0,\"frames\":1,"
-	            "\"exact\":true,\"error\":0,\"final\":true,\"revision\":1,\"late\":0}\n");
+	            "\"exact\":true,\"error\":0,\"final\":true,\"revision\":1,\"late\":0,\"late_"
+	            "window\":0}\n");
 	mem_close(&m);
 }
 
@@ -147,13 +150,15 @@ static void test_zone_offsets(void **state)
 	emit_expect(&m, &d,
 	            "{\"window\":\"day\",\"start\":1468188000,\"end\":1468274400,"
 	            "\"start_iso\":\"2016-07-11T00:00:00+02:00\",\"uniques\":5,\"frames\":6,"
-	            "\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0}\n");
+	            "\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0,\"late_"
+	            "window\":0}\n");
 	size_t first = m.len;
 	assert_int_equal(m.rs.emit(m.rs.ctx, &w), 0);
 	const char *want_w =
 	    "{\"window\":\"week\",\"start\":1483916400,\"end\":1484521200,"
 	    "\"start_iso\":\"2017-01-09T00:00:00+01:00\",\"uniques\":5,\"frames\":6,"
-	    "\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0}\n";
+	    "\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0,\"late_window\":0}"
+	    "\n";
 	assert_int_equal(m.len - first, strlen(want_w));
 	assert_memory_equal(m.buf + first, want_w, strlen(want_w));
 	mem_close(&m);
