@@ -35,6 +35,9 @@ static const char usage_text[] =
     "      --mode MODE         exact|approx|auto (default auto)\n"
     "      --exact-limit N     auto: distinct users counted exactly per window (1000000)\n"
     "      --precision P       sketch precision 4..18: 2^P registers of 4 bytes (default 12)\n"
+    "      --memory-limit SIZE memory of all counters together, e.g. 512M, 2G (default: half\n"
+    "                          of the lowest of MemAvailable, cgroup limit, ulimit -v); auto\n"
+    "                          turns a window into its sketch there, exact fails\n"
     "Kafka:\n"
     "  -b, --brokers LIST      read frames from Kafka (bootstrap servers)\n"
     "  -t, --topic NAME        input topic\n"
@@ -114,6 +117,7 @@ enum {
 	OPT_PARTIALS_PARTS,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
+	OPT_MEMORY_LIMIT,
 };
 
 static const struct option long_opts[] = {
@@ -135,6 +139,7 @@ static const struct option long_opts[] = {
     {"mode", required_argument, NULL, OPT_MODE},
     {"exact-limit", required_argument, NULL, OPT_EXACT_LIMIT},
     {"precision", required_argument, NULL, OPT_PRECISION},
+    {"memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT},
     {"brokers", required_argument, NULL, 'b'},
     {"topic", required_argument, NULL, 't'},
     {"group", required_argument, NULL, 'G'},
@@ -367,6 +372,13 @@ static bool apply(cli_config *c, int opt, char *arg)
 		ok = parse_int("precision", arg, COUNTER_MIN_PRECISION, COUNTER_MAX_PRECISION, &v);
 		e->counter.precision = (int)v;
 		return ok;
+	case OPT_MEMORY_LIMIT:
+		if (memory_budget_parse(arg, &c->memory_limit) != 0) {
+			fprintf(stderr,
+			        "kuniq: --memory-limit: '%s' is not a size (e.g. 512M, 2G)\n", arg);
+			return false;
+		}
+		return true;
 	case 'b':
 		c->brokers = arg;
 		return true;

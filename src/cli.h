@@ -23,7 +23,8 @@ typedef struct cli_config {
 	size_t max_frame;    /* bytes */
 	double idle_timeout; /* seconds, 0 = off */
 	frame_impl parser;
-	int threads; /* parser threads; 0 = one per online CPU (at most 8) */
+	int threads;         /* parser threads; 0 = one per online CPU (at most 8) */
+	size_t memory_limit; /* --memory-limit, bytes; 0 = memory_budget_default() */
 	/* inputs */
 	char **files; /* argv slice, not owned; nfiles == 0 means stdin */
 	int nfiles;

@@ -10,6 +10,17 @@
  *     then the set is freed. So a window holds at most the set for exact_limit items
  *     (exactset_bytes_for) plus, during the conversion only, the sketch (16 KiB at p = 12).
  *
+ * Memory budget (memory_budget.h). The counter reserves its struct at creation, a table before
+ * every growth (the new table while the old one is still held; the old one is released once
+ * copied) and a sketch before creating it, and releases each when it frees it: the budget's
+ * `used` is the sum of counter_memory. When a table cannot grow (the budget refuses or calloc
+ * fails), the counter that needs to grow decides for itself: AUTO converts to the sketch now -
+ * the sketch of the set plus the new item, which is bit for bit what an APPROX counter fed the
+ * same items holds, so only the sketch's documented error is added - and EXACT drops the item and
+ * is marked lost. Sketches and the structs of AUTO/APPROX counters are forced into the budget
+ * (counted, never refused): refusing them would lose items, and their number is bounded by the
+ * open windows, not by the stream. A lost counter is never exact again.
+ *
  * Serialisation (version 1, all integers little-endian):
  *   0  4  magic "KUQC"
  *   4  1  version = 1
@@ -45,6 +56,7 @@ struct counter {
 	counter_cfg cfg; /* normalised: exact_limit and precision filled in */
 	exactset set;    /* the items while exact (sk == NULL) */
 	ell *sk;         /* the sketch once sketching, else NULL */
+	bool lost;       /* an item could not be kept: the count is a lower bound */
 };
 
 static bool cfg_normalise(const counter_cfg *in, counter_cfg *out)
@@ -59,23 +71,55 @@ static bool cfg_normalise(const counter_cfg *in, counter_cfg *out)
 	return out->precision >= COUNTER_MIN_PRECISION && out->precision <= COUNTER_MAX_PRECISION;
 }
 
+static int reserve(memory_budget *b, size_t n)
+{
+	return b ? memory_budget_reserve(b, n) : 0;
+}
+
+static void force(memory_budget *b, size_t n)
+{
+	if (b)
+		memory_budget_force(b, n);
+}
+
+static void release(memory_budget *b, size_t n)
+{
+	if (b)
+		memory_budget_release(b, n);
+}
+
+/* A new sketch of precision p, its memory forced into b. */
+static ell *new_sketch(memory_budget *b, int p)
+{
+	ell *sk = ell_new(p);
+	if (sk)
+		force(b, ell_memory(p));
+	return sk;
+}
+
 counter *counter_new(const counter_cfg *cfg)
 {
 	counter_cfg norm;
 	if (!cfg_normalise(cfg, &norm))
 		return NULL;
+	if (norm.mode == COUNTER_EXACT) {
+		if (reserve(norm.budget, sizeof(counter)) < 0)
+			return NULL;
+	} else {
+		force(norm.budget, sizeof(counter));
+	}
 	counter *c = malloc(sizeof(*c));
-	if (!c)
+	if (!c) {
+		release(norm.budget, sizeof(counter));
 		return NULL;
+	}
 	c->cfg = norm;
 	exactset_init(&c->set);
 	c->sk = NULL;
-	if (norm.mode == COUNTER_APPROX) {
-		c->sk = ell_new(norm.precision);
-		if (!c->sk) {
-			free(c);
-			return NULL;
-		}
+	c->lost = false;
+	if (norm.mode == COUNTER_APPROX && !(c->sk = new_sketch(norm.budget, norm.precision))) {
+		counter_free(c);
+		return NULL;
 	}
 	return c;
 }
@@ -84,6 +128,7 @@ void counter_free(counter *c)
 {
 	if (!c)
 		return;
+	release(c->cfg.budget, counter_memory(c));
 	exactset_free(&c->set);
 	ell_free(c->sk);
 	free(c);
@@ -92,16 +137,46 @@ void counter_free(counter *c)
 /* Moves the set into a new sketch. Returns 0, or -1 on out of memory (c unchanged). */
 static int to_sketch(counter *c)
 {
-	ell *sk = ell_new(c->cfg.precision);
+	ell *sk = new_sketch(c->cfg.budget, c->cfg.precision);
 	if (!sk)
 		return -1;
 	size_t pos = 0;
 	uint64_t item;
 	while (exactset_next(&c->set, &pos, &item))
 		ell_add(sk, item);
+	release(c->cfg.budget, exactset_memory(&c->set));
 	exactset_free(&c->set);
 	c->sk = sk;
 	return 0;
+}
+
+/* Grows the set's table to hold n non-zero items, within the budget. Returns 0, or -1 when the
+ * budget refuses or calloc fails (the set and the budget unchanged). */
+static int grow_set(counter *c, size_t n)
+{
+	size_t had = exactset_memory(&c->set);
+	size_t need = exactset_bytes_for(n);
+	if (need <= had)
+		return 0;
+	if (need == 0 || reserve(c->cfg.budget, need) < 0)
+		return -1;
+	if (exactset_reserve(&c->set, n) < 0) {
+		release(c->cfg.budget, need);
+		return -1;
+	}
+	release(c->cfg.budget, had);
+	return 0;
+}
+
+/* The set cannot take hash: AUTO switches to the sketch, anything else loses the item. */
+static int set_full(counter *c, uint64_t hash)
+{
+	if (c->cfg.mode == COUNTER_AUTO && to_sketch(c) == 0) {
+		ell_add(c->sk, hash);
+		return 0;
+	}
+	c->lost = true;
+	return -1;
 }
 
 bool counter_next_item(const counter *c, size_t *pos, uint64_t *item)
@@ -121,12 +196,12 @@ int counter_insert(counter *c, uint64_t hash)
 		return 0;
 	}
 	if (c->cfg.mode == COUNTER_AUTO && exactset_count(&c->set) >= c->cfg.exact_limit &&
-	    !exactset_contains(&c->set, hash)) {
-		if (to_sketch(c) < 0)
-			return -1;
-		ell_add(c->sk, hash);
-		return 0;
-	}
+	    !exactset_contains(&c->set, hash))
+		return set_full(c, hash);
+	/* the table grows here, within the budget, so exactset_add never allocates */
+	if (hash != 0 && exactset_full(&c->set) && !exactset_contains(&c->set, hash) &&
+	    grow_set(c, c->set.used + 1) < 0)
+		return set_full(c, hash);
 	return exactset_add(&c->set, hash);
 }
 
@@ -150,32 +225,50 @@ uint64_t counter_count(const counter *c)
 
 bool counter_is_exact(const counter *c)
 {
-	return c->sk == NULL;
+	return c->sk == NULL && !c->lost;
+}
+
+bool counter_lost(const counter *c)
+{
+	return c->lost;
 }
 
 double counter_rse(const counter *c)
 {
+	if (c->lost)
+		return 1.0;
 	return c->sk ? ell_rse(c->sk->p) : 0.0;
+}
+
+static int merge_sketch(counter *dst, const counter *src)
+{
+	if (src->sk->p != dst->cfg.precision)
+		return -1;
+	if (!dst->sk) {
+		if (dst->cfg.mode == COUNTER_EXACT)
+			return -1; /* an exact counter cannot absorb a sketch */
+		if (to_sketch(dst) < 0)
+			return -1;
+	}
+	return ell_merge(dst->sk, src->sk);
 }
 
 int counter_merge(counter *dst, const counter *src)
 {
 	if (dst == src)
 		return 0;
+	if (src->lost)
+		dst->lost = true;
 	if (src->sk) {
-		if (src->sk->p != dst->cfg.precision)
+		if (merge_sketch(dst, src) < 0) {
+			dst->lost = true;
 			return -1;
-		if (!dst->sk) {
-			if (dst->cfg.mode == COUNTER_EXACT)
-				return -1; /* an exact counter cannot absorb a sketch */
-			if (to_sketch(dst) < 0)
-				return -1;
 		}
-		return ell_merge(dst->sk, src->sk);
+		return 0;
 	}
-	if (!dst->sk && dst->cfg.mode != COUNTER_AUTO &&
-	    exactset_reserve(&dst->set, dst->set.used + src->set.used) < 0)
-		return -1;
+	/* one growth for the union's upper bound when it fits; else item by item */
+	if (!dst->sk && dst->cfg.mode != COUNTER_AUTO)
+		(void)grow_set(dst, dst->set.used + src->set.used);
 	size_t pos = 0;
 	uint64_t item;
 	while (exactset_next(&src->set, &pos, &item))
@@ -247,7 +340,7 @@ static counter *load_exact(counter *c, const uint8_t *p, uint64_t n)
 	if (c->cfg.mode == COUNTER_APPROX ||
 	    (c->cfg.mode == COUNTER_AUTO && n > c->cfg.exact_limit))
 		return NULL; /* such a counter would be a sketch */
-	if (exactset_reserve(&c->set, (size_t)n) < 0)
+	if (n > 0 && grow_set(c, (size_t)n) < 0)
 		return NULL;
 	for (uint64_t i = 0; i < n; i++, p += 8) {
 		uint64_t item = get_u64(p);
@@ -263,7 +356,7 @@ static counter *load_sketch(counter *c, const uint8_t *p, uint64_t n)
 {
 	if (c->cfg.mode == COUNTER_EXACT || n != ell_state_bytes(c->cfg.precision))
 		return NULL;
-	if (!c->sk && !(c->sk = ell_new(c->cfg.precision)))
+	if (!c->sk && !(c->sk = new_sketch(c->cfg.budget, c->cfg.precision)))
 		return NULL;
 	if (ell_load(c->sk, p, (size_t)n) < 0)
 		return NULL;
@@ -271,6 +364,11 @@ static counter *load_sketch(counter *c, const uint8_t *p, uint64_t n)
 }
 
 counter *counter_deserialize(const uint8_t *buf, size_t len)
+{
+	return counter_deserialize_in(buf, len, NULL);
+}
+
+counter *counter_deserialize_in(const uint8_t *buf, size_t len, memory_budget *budget)
 {
 	if (!buf || len < SER_HEADER + SER_TRAILER || memcmp(buf, SER_MAGIC, 4) != 0 ||
 	    buf[4] != SER_VERSION)
@@ -283,8 +381,10 @@ counter *counter_deserialize(const uint8_t *buf, size_t len)
 	if (repr == REPR_EXACT ? (n > room / 8 || n * 8 != room)
 	                       : (repr != REPR_SKETCH || n != room))
 		return NULL;
-	counter_cfg cfg = {
-	    .mode = (counter_mode)buf[5], .exact_limit = get_u64(buf + 8), .precision = buf[7]};
+	counter_cfg cfg = {.mode = (counter_mode)buf[5],
+	                   .exact_limit = get_u64(buf + 8),
+	                   .precision = buf[7],
+	                   .budget = budget};
 	if (cfg.exact_limit == 0 || cfg.precision == 0)
 		return NULL; /* a serialisation always holds the normalised values */
 	counter *c = counter_new(&cfg);

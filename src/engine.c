@@ -14,9 +14,16 @@
  * G decreases only when an input rewinds (its clock moved back). Windows emitted above the new G
  * must stay closed, so every emission is also written into a per-kind ring of the last
  * ENGINE_CLOSED_MEMORY (start, end) pairs, searched only after such a decrease.
+ *
+ * Memory. Every counter reserves its bytes in the budget of cfg.counter (--memory-limit); an AUTO
+ * counter turns into its sketch when its set cannot grow (counter.c). A window that loses users
+ * anyway (an EXACT set past the budget, malloc failing, a window that cannot be created) fails
+ * the engine: it emits nothing from then on and engine_failure says why, so no record ever
+ * claims a count that misses users.
  */
 #include "engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,10 +132,42 @@ static void drop_kept(void *ctx, window *w)
 	engine_window_gone(c->e, -1, c->k, w);
 }
 
+/* ---- failure ----------------------------------------------------------------------------- */
+
+void engine_lose(engine *e, int k, int64_t start)
+{
+	e->stats.oom++;
+	if (e->failure[0])
+		return;
+	char iso[40], lim[32];
+	calendar_iso(&e->cfg.cal, start, iso);
+	const memory_budget *b = e->cfg.counter.budget;
+	if (b && b->refused)
+		snprintf(
+		    e->failure, sizeof e->failure,
+		    "the exact count of the %s window starting %s does not fit in "
+		    "--memory-limit %s (raise it, or use --mode auto to count past it with the "
+		    "sketch)",
+		    window_kind_name((window_kind)k), iso,
+		    memory_budget_format(b->limit, lim, sizeof lim));
+	else
+		snprintf(e->failure, sizeof e->failure,
+		         "out of memory counting the %s window starting %s: its count would miss "
+		         "users (lower --memory-limit below what the machine can hold)",
+		         window_kind_name((window_kind)k), iso);
+}
+
+const char *engine_failure(const engine *e)
+{
+	return e->failure[0] ? e->failure : NULL;
+}
+
 /* ---- emission ---------------------------------------------------------------------------- */
 
 static void emit(engine *e, int k, const window *w, bool final, uint32_t revision)
 {
+	if (e->failure[0] || counter_lost(w->cnt))
+		return; /* a count that misses users is never emitted */
 	result r = {
 	    .kind = (window_kind)k,
 	    .start = w->start,
@@ -140,18 +179,20 @@ static void emit(engine *e, int k, const window *w, bool final, uint32_t revisio
 	    .final = final,
 	    .revision = revision,
 	    .late = e->stats.late[k],
+	    .late_window = w->late,
 	};
 	e->stats.windows_emitted++;
 	if (e->sink.emit(e->sink.ctx, &r) != 0)
 		e->stats.emit_errors++;
 }
 
-/* Folds b into a (same window); b is released. */
-static void absorb(engine *e, window *a, window *b)
+/* Folds b into a (same window of kind k); b is released. */
+static void absorb(engine *e, int k, window *a, window *b)
 {
 	if (counter_merge(a->cnt, b->cnt) != 0)
-		e->stats.oom++;
+		engine_lose(e, k, a->start);
 	a->frames += b->frames;
+	a->late += b->late;
 	if (b->first_offset < a->first_offset)
 		a->first_offset = b->first_offset;
 	window_release(b);
@@ -179,7 +220,7 @@ static bool take_final(engine *e, int k, int64_t limit, window *out)
 		if (!have)
 			*out = w;
 		else
-			absorb(e, out, &w);
+			absorb(e, k, out, &w);
 		have = true;
 	}
 	return have;
@@ -190,10 +231,11 @@ static void keep(engine *e, int k, window *w)
 	window *kw = window_list_insert(&e->kept[k], w->start, w->end, w->cnt);
 	if (kw == NULL) {
 		window_release(w);
-		e->stats.oom++;
+		engine_lose(e, k, w->start); /* its late frames would revise a partial count */
 		return;
 	}
 	kw->frames = w->frames;
+	kw->late = w->late;
 	kw->emitted = true;
 	kw->dirty = true;
 }
@@ -290,7 +332,7 @@ static void emit_early(engine *e)
 				sum.end = w->end;
 				sum.frames += w->frames;
 				if (counter_merge(sum.cnt, w->cnt) != 0)
-					e->stats.oom++;
+					e->stats.oom++; /* sum is lost: not emitted (provisional) */
 			}
 			if (sum.frames)
 				emit(e, k, &sum, false, 0);
@@ -362,12 +404,12 @@ void engine_maybe_advance(engine *e)
 		advance_to(e, c);
 }
 
-/* Adds one item to a window; with tracking on, logs it when new to an exact set. */
-static inline void count(engine *e, window *w, uint64_t hash)
+/* Adds one item to a window of kind k; with tracking on, logs it when new to an exact set. */
+static inline void count(engine *e, int k, window *w, uint64_t hash)
 {
 	int r = counter_insert(w->cnt, hash);
 	if (r < 0)
-		e->stats.oom++;
+		engine_lose(e, k, w->start);
 	else if (r > 0 && e->track)
 		window_log_item(w, hash);
 	w->frames++;
@@ -390,11 +432,12 @@ static void add_late(engine *e, int k, int64_t ts, uint64_t hash)
 		counter *c = counter_new(&e->cfg.counter);
 		if (c == NULL || (w = window_list_insert(&e->kept[k], s, end, c)) == NULL) {
 			counter_free(c);
-			e->stats.oom++;
+			engine_lose(e, k, s);
 			return;
 		}
 	}
-	count(e, w, hash);
+	count(e, k, w, hash);
+	w->late++;
 	w->changed = true;
 }
 
@@ -423,10 +466,11 @@ static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 		engine_unsave(e, -1, k, &kw);
 		if ((w = window_list_insert(&t->open[k], s, end, kw.cnt)) == NULL) {
 			counter_free(kw.cnt);
-			e->stats.oom++;
+			engine_lose(e, k, s);
 			return NULL;
 		}
 		w->frames = kw.frames;
+		w->late = kw.late;
 		w->first_offset = f->offset;
 		w->dirty = true;
 		return w;
@@ -434,7 +478,7 @@ static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 	counter *c = counter_new(&e->cfg.counter);
 	if (c == NULL || (w = window_list_insert(&t->open[k], s, end, c)) == NULL) {
 		counter_free(c);
-		e->stats.oom++;
+		engine_lose(e, k, s);
 		return NULL;
 	}
 	w->first_offset = f->offset;
@@ -446,6 +490,7 @@ static window *open_window(engine *e, task *t, int k, const frame_ref *f)
 static void add(engine *e, task *t, const frame_ref *f)
 {
 	window *ws[WINDOW_KIND_COUNT];
+	int ks[WINDOW_KIND_COUNT];
 	int n = 0;
 	for (int k = 0; k < WINDOW_KIND_COUNT; k++) {
 		if (!selected(e, k))
@@ -454,10 +499,11 @@ static void add(engine *e, task *t, const frame_ref *f)
 		if (w == NULL)
 			continue;
 		counter_prefetch(w->cnt, f->hash);
+		ks[n] = k;
 		ws[n++] = w;
 	}
 	for (int i = 0; i < n; i++)
-		count(e, ws[i], f->hash);
+		count(e, ks[i], ws[i], f->hash);
 }
 
 void engine_add(engine *e, int input, int64_t ts, uint64_t hash, int64_t offset)

@@ -25,7 +25,7 @@ typedef struct engine_cfg {
 	bool late_update;    /* --late update */
 	int64_t keep_closed; /* K, seconds */
 	int64_t early;       /* E, seconds; 0 = off */
-	counter_cfg counter;
+	counter_cfg counter; /* its budget (borrowed) bounds every counter of the engine */
 	bool combine; /* counting stage of --scale-out: nothing is emitted or late here; windows
 	               * are sent on as partials (engine_flush_partials) */
 } engine_cfg;
@@ -86,6 +86,10 @@ bool engine_get_watermark(const engine *e, int64_t *g);
 /* The selected window kinds (engine_cfg.kinds). */
 unsigned engine_get_kinds(const engine *e);
 bool engine_input_watermark(const engine *e, int input, int64_t *wm);
+/* NULL, or why the run must fail: a window lost users (an exact set past the memory budget, or
+ * out of memory). Once failed, the engine emits nothing more: no record can claim a count it
+ * does not have. */
+const char *engine_failure(const engine *e);
 
 /* ---- scale-out (engine_partial.c, docs/scale-out.md) -------------------------------------- */
 

@@ -50,6 +50,9 @@ struct engine {
 	struct gone *gone; /* saved windows that left: their records are deleted next time */
 	size_t ngone, gone_cap;
 	bool gone_oom; /* a departure could not be logged: the next checkpoint is full */
+	/* a window lost users (out of memory, or an exact set past --memory-limit): from then on
+	 * nothing is emitted and the run fails with this reason (engine_failure) */
+	char failure[256];
 };
 
 /* A saved window that left the engine (owner: input id, or -1 for the kept list). */
@@ -68,6 +71,10 @@ void engine_unsave(engine *e, int owner, int k, window *w);
 
 /* Tries to advance G (after a watermark or role changed). */
 void engine_maybe_advance(engine *e);
+
+/* Window [start, ...) of kind k lost users (counter_insert/counter_merge failed, or it could
+ * not be created): counted in stats.oom; the first such loss fails the engine. */
+void engine_lose(engine *e, int k, int64_t start);
 
 /* Hands a window that leaves the engine to the checkpoint log, then releases it. */
 void engine_window_gone(engine *e, int owner, int k, window *w);

@@ -177,11 +177,11 @@ static int add_to(engine *e, window *w, const partial *p)
 	w->frames += p->frames;
 	w->dirty = true;
 	if (p->type == PARTIAL_COUNTER) {
-		counter *c = counter_deserialize(p->ser, p->serlen);
+		counter *c = counter_deserialize_in(p->ser, p->serlen, e->cfg.counter.budget);
 		if (c == NULL)
 			return -1;
 		if (counter_merge(w->cnt, c) != 0)
-			e->stats.oom++;
+			engine_lose(e, p->kind, w->start);
 		counter_free(c);
 		w->rebase =
 		    true; /* the new users were not logged: the next checkpoint writes all */
@@ -190,7 +190,7 @@ static int add_to(engine *e, window *w, const partial *p)
 	for (uint32_t i = 0; i < p->nitems; i++) {
 		int r = counter_insert(w->cnt, p->items[i]);
 		if (r < 0)
-			e->stats.oom++;
+			engine_lose(e, p->kind, w->start);
 		else if (r > 0 && e->track)
 			window_log_item(w, p->items[i]);
 	}
@@ -213,11 +213,12 @@ static int merge_late(engine *e, const partial *p)
 		if (c == NULL ||
 		    (w = window_list_insert(&e->kept[k], p->start, p->end, c)) == NULL) {
 			counter_free(c);
-			e->stats.oom++;
+			engine_lose(e, k, p->start);
 			return 0;
 		}
 	}
 	w->changed = true;
+	w->late += p->frames;
 	return add_to(e, w, p);
 }
 
@@ -239,17 +240,18 @@ static window *merge_window(engine *e, const partial *p)
 		engine_unsave(e, -1, k, &kw);
 		if ((w = window_list_insert(l, p->start, p->end, kw.cnt)) == NULL) {
 			counter_free(kw.cnt);
-			e->stats.oom++;
+			engine_lose(e, k, p->start);
 			return NULL;
 		}
 		w->frames = kw.frames;
+		w->late = kw.late;
 		w->dirty = true;
 		return w;
 	}
 	counter *c = counter_new(&e->cfg.counter);
 	if (c == NULL || (w = window_list_insert(l, p->start, p->end, c)) == NULL) {
 		counter_free(c);
-		e->stats.oom++;
+		engine_lose(e, k, p->start);
 		return NULL;
 	}
 	w->first_offset = 0;

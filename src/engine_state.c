@@ -5,7 +5,8 @@
  *   closed/<kind>              the ring of the last emitted windows of a kind (written on change)
  *   task/<id>                  an input's watermark
  *   w/<owner>/<kind>/<start>   a window's header: end, frames, first offset, revision, flags,
- *                              and how many base and delta records hold its counter
+ *                              how many base and delta records hold its counter, then its late
+ *                              frames (absent in older checkpoints: 0)
  *   w/.../b<i>                 part i of the serialised counter (counter.h), BASE_PART bytes each
  *   w/.../d<i>                 delta i: items (u64) added to the exact set after the base
  * owner is the input's stable id (a Kafka partition) for open windows, "kept" for emitted windows
@@ -158,6 +159,7 @@ static void write_window(writer *w, int64_t owner, int k, window *win)
 	sb_u8(&w->b, (uint8_t)(win->emitted | win->changed << 1));
 	sb_u32(&w->b, win->parts);
 	sb_u32(&w->b, win->deltas);
+	sb_u64(&w->b, win->late);
 	put(w, wkey);
 	if (w->rc == 0) {
 		win->saved = true;
@@ -301,7 +303,8 @@ static counter *load_counter(engine *e, const reader *rd, const char *wkey, uint
 	}
 	if (ser.oom)
 		goto oom;
-	c = parts ? counter_deserialize(ser.p, ser.n) : counter_new(&e->cfg.counter);
+	c = parts ? counter_deserialize_in(ser.p, ser.n, e->cfg.counter.budget)
+	          : counter_new(&e->cfg.counter);
 	if (c == NULL) {
 		snprintf(rd->err, rd->errlen, "record %s/b*: not a valid counter", wkey);
 		goto fail;
@@ -345,6 +348,7 @@ static int load_window(engine *e, const reader *rd, const char *wkey, int k, int
 	uint32_t rev = sr_u32(&r);
 	uint8_t flags = sr_u8(&r);
 	uint32_t parts = sr_u32(&r), deltas = sr_u32(&r);
+	uint64_t late = r.pos < r.n ? sr_u64(&r) : 0; /* absent before late_window */
 	if (!sr_done(&r) || end <= start || window_list_find(l, start) != NULL)
 		return malformed(rd, wkey);
 	counter *c = load_counter(e, rd, wkey, parts, deltas);
@@ -360,6 +364,7 @@ static int load_window(engine *e, const reader *rd, const char *wkey, int k, int
 	w->frames = frames;
 	w->first_offset = first;
 	w->revision = rev;
+	w->late = late;
 	w->emitted = flags & 1;
 	w->changed = (flags >> 1) & 1;
 	w->saved = true;

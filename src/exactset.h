@@ -35,6 +35,12 @@ void exactset_free(exactset *s);
  * (the set is unchanged). */
 int exactset_reserve(exactset *s, size_t n);
 
+/* True when adding one more non-zero item would grow the table. */
+static inline bool exactset_full(const exactset *s)
+{
+	return (s->used + 1) * 4 > s->cap * 3;
+}
+
 /* Slow path of exactset_add: grows the table, then inserts. Same return values. */
 int exactset_add_grow(exactset *s, uint64_t item);
 
@@ -48,7 +54,7 @@ static inline int exactset_add(exactset *s, uint64_t item)
 		return fresh;
 	}
 	/* grow when the insert could exceed 3/4 load (also covers cap == 0) */
-	if ((s->used + 1) * 4 > s->cap * 3)
+	if (exactset_full(s))
 		return exactset_add_grow(s, item);
 	size_t mask = s->cap - 1;
 	size_t i = (size_t)item & mask;

@@ -144,6 +144,8 @@ int file_resume_open(file_resume *fc, const cli_config *cfg, ingest *in, int inp
 
 int file_resume_save(file_resume *fc)
 {
+	if (engine_failure(fc->in->eng))
+		return -1; /* counts that miss users are never saved (main reports why) */
 	state_map *m = state_map_new();
 	state_buf b = {0};
 	char err[512];

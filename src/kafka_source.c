@@ -1226,6 +1226,13 @@ static bool all_at_end(const ksrc *k)
 	return assigned > 0;
 }
 
+/* True once a window lost users for lack of memory (engine_failure): the run stops at once and
+ * commits nothing more, so no offset past the lost frames is ever committed. */
+static bool lost_users(const ksrc *k)
+{
+	return engine_failure(k->in->eng) || merge_stage_failure(k->cfg->merge);
+}
+
 static void consume(ksrc *k, volatile sig_atomic_t *stop)
 {
 	rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(k->rk);
@@ -1248,13 +1255,19 @@ static void consume(ksrc *k, volatile sig_atomic_t *stop)
 			}
 		}
 		tick(k, now);
+		if (lost_users(k)) {
+			kafka_log(
+			    "error: stopping: a window lost users for lack of memory; nothing "
+			    "more is committed");
+			k->rc = KAFKA_FAILED; /* main reports why */
+		}
 		if (k->cfg->txn) {
 			kafka_txn_poll(k->cfg->txn);
 			if (kafka_txn_fatal(k->cfg->txn))
 				k->rc = KAFKA_FAILED; /* fenced: stop at once, commit nothing */
 			if (k->rc == 0)
 				eos_maybe_commit(k, now);
-		} else {
+		} else if (k->rc == 0) {
 			maybe_commit(k, now);
 		}
 		kafka_health_tick(&k->health, k->rk, now);
@@ -1314,7 +1327,7 @@ kafka_status kafka_run(const kafka_source_cfg *cfg, ingest *in, kafka_sink *out,
 		if (*stop)
 			kafka_log("stopping: committing results, state and offsets");
 		k.rc = (int)eos_commit(&k);
-	} else if (!cfg->txn && k.rc != 2) {
+	} else if (!cfg->txn && k.rc != 2 && !lost_users(&k)) {
 		if (*stop)
 			kafka_log("stopping: flushing results and committing offsets");
 		if (commit_now(&k, NULL, FLUSH_AT_EXIT_MS) != 0 && k.rc == 0)

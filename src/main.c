@@ -83,15 +83,34 @@ static int pipeline_init(pipeline *p, const cli_config *cfg, const engine_cfg *e
 	                 .threads = cfg->threads,
 	                 .clock = cfg->clock};
 	if (p->eng == NULL || ingest_init(&p->in, &ic, p->eng, err, sizeof(err)) != 0) {
-		fprintf(stderr, "kuniq: %s\n", p->eng ? err : "out of memory");
+		log_msg(LOG_ERROR, "%s", p->eng ? err : "out of memory");
 		return 1;
 	}
 	p->in_ok = true;
 	return 0;
 }
 
+/* The run's counter budget: --memory-limit, or the machine's default. */
+static void budget_init(memory_budget *b, const cli_config *cfg)
+{
+	memory_budget_init(b, cfg->memory_limit ? cfg->memory_limit : memory_budget_default());
+}
+
+/* Reports why eng failed (a window lost users), if it did. Returns 1 then, else 0. */
+static int report_failure(const engine *eng)
+{
+	const char *why = eng ? engine_failure(eng) : NULL;
+	if (why == NULL)
+		return 0;
+	log_msg(LOG_ERROR, "error: %s", why);
+	return 1;
+}
+
+/* The error first: the summary stays the last line of stderr. */
 static int finish(const cli_config *cfg, pipeline *p, int rc, double t0, stats_reporter *stats)
 {
+	if (report_failure(p->eng))
+		rc = rc ? rc : 1;
 	ingest_check_rejects(&p->in);
 	if (stats)
 		stats_report(stats, &(stats_snapshot){.in = &p->in}, now_s());
@@ -147,14 +166,18 @@ static int end_files(pipeline *p, file_resume *fc, int rc)
 static int run_files(const cli_config *cfg, const frame_parser *parser, stats_reporter *stats)
 {
 	pipeline p = {0};
+	memory_budget budget;
+	budget_init(&budget, cfg);
+	engine_cfg ecfg = cfg->engine;
+	ecfg.counter.budget = &budget;
 	result_sink sink = stdout_sink_make(&p.out, stdout, &cfg->engine.cal);
-	if (pipeline_init(&p, cfg, &cfg->engine, parser, sink) != 0) {
+	if (pipeline_init(&p, cfg, &ecfg, parser, sink) != 0) {
 		pipeline_free(&p);
 		return 1;
 	}
 	int input = ingest_input_add(&p.in);
 	if (input < 0) {
-		fprintf(stderr, "kuniq: out of memory\n");
+		log_msg(LOG_ERROR, "out of memory");
 		pipeline_free(&p);
 		return 1;
 	}
@@ -204,7 +227,7 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	kafka_status why;
 	if (cfg->exactly_once && (txn = kafka_txn_new(&conn, tid, state_topic, &stop_requested,
 	                                              &why, err, sizeof err)) == NULL) {
-		fprintf(stderr, "kuniq: kafka: error: %s\n", err);
+		log_msg(LOG_ERROR, "kafka: error: %s", err);
 		return why;
 	}
 	pipeline p = {0};
@@ -214,14 +237,19 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 		p.ks = kafka_sink_new(&conn, cfg->output_topic, &cfg->engine.cal, also,
 		                      txn ? kafka_txn_producer(txn) : NULL, err, sizeof err);
 		if (p.ks == NULL) {
-			fprintf(stderr, "kuniq: kafka: %s\n", err);
+			log_msg(LOG_ERROR, "kafka: %s", err);
 			kafka_txn_free(txn);
 			return KAFKA_CONFIG;
 		}
 		sink = kafka_sink_result_sink(p.ks);
 	}
+	/* one budget for every counter of the run: both stages of --scale-out */
+	memory_budget budget;
+	budget_init(&budget, cfg);
+	engine_cfg mcfg = cfg->engine;
+	mcfg.counter.budget = &budget;
 	/* --scale-out: this pipeline is the counting stage; the merging stage emits */
-	engine_cfg ecfg = cfg->engine;
+	engine_cfg ecfg = mcfg;
 	ecfg.combine = cfg->scale_out;
 	char ident_src[600], partials[512];
 	snprintf(ident_src, sizeof ident_src, "%s%s", cfg->topic,
@@ -235,16 +263,15 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	int ninputs = 0;
 	if (cfg->scale_out &&
 	    (ninputs = kafka_topic_partitions(&conn, cfg->topic, 60, err, sizeof err)) < 0) {
-		fprintf(stderr, "kuniq: kafka: error: %s\n", err);
+		log_msg(LOG_ERROR, "kafka: error: %s", err);
 		kafka_txn_free(txn);
 		kafka_sink_free(p.ks);
 		return KAFKA_FAILED;
 	}
 	if (pipeline_init(&p, cfg, &ecfg, parser, sink) != 0 ||
-	    (cfg->scale_out &&
-	     (merge = merge_stage_new(&cfg->engine, sink, identity, ninputs)) == NULL)) {
+	    (cfg->scale_out && (merge = merge_stage_new(&mcfg, sink, identity, ninputs)) == NULL)) {
 		if (p.in_ok)
-			fprintf(stderr, "kuniq: out of memory\n");
+			log_msg(LOG_ERROR, "out of memory");
 		pipeline_free(&p);
 		kafka_txn_free(txn);
 		return KAFKA_FAILED;
@@ -276,6 +303,10 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 	if (st == KAFKA_RESTART && !stop_requested) {
 		pipeline_free(&p); /* the summary comes from the run that ends */
 	} else {
+		if (merge_stage_failure(merge) && st == KAFKA_OK) {
+			log_msg(LOG_ERROR, "error: %s", merge_stage_failure(merge));
+			st = KAFKA_FAILED;
+		}
 		st = (kafka_status)finish(cfg, &p, (int)st, t0, NULL);
 	}
 	merge_stage_free(merge);
@@ -293,8 +324,7 @@ static int run_kafka(const cli_config *cfg, const frame_parser *parser, stats_re
 		kafka_status st = kafka_once(cfg, parser, &start_owned, stats);
 		if (st != KAFKA_RESTART || stop_requested)
 			return st == KAFKA_OK ? 0 : st == KAFKA_CONFIG ? 2 : 1;
-		fprintf(stderr, "kuniq: kafka: restarting from the committed state (%d)\n",
-		        restarts + 1);
+		log_msg(LOG_WARN, "kafka: restarting from the committed state (%d)", restarts + 1);
 		sleep(restarts < 5 ? 1 : 5);
 	}
 }
@@ -354,12 +384,12 @@ static int run_parsed(cli_config *cfg, cli_status st)
 		break;
 	}
 	if (calendar_init(&cfg->engine.cal, cfg->tz) != 0) {
-		fprintf(stderr, "kuniq: --tz: unknown time zone '%s'\n", cfg->tz);
+		log_msg(LOG_ERROR, "--tz: unknown time zone '%s'", cfg->tz);
 		return 2;
 	}
 	frame_parser parser;
 	if (frame_parser_init(&parser, cfg->uid_field, cfg->ts_field, cfg->parser) != 0) {
-		fprintf(stderr, "kuniq: --parser: not supported by this CPU\n");
+		log_msg(LOG_ERROR, "--parser: not supported by this CPU");
 		return 2;
 	}
 	if (cfg->threads == 0)

@@ -32,6 +32,7 @@ struct merge_stage {
 	size_t items_cap;
 	merge_stats st;      /* records */
 	merge_stats retired; /* engine figures of tasks dropped */
+	char failure[256];   /* the first failure of a task dropped since (engine_failure) */
 };
 
 static double now_s(void)
@@ -61,6 +62,20 @@ merge_stage *merge_stage_new(const engine_cfg *cfg, result_sink sink, uint64_t i
 	return m;
 }
 
+const char *merge_stage_failure(const merge_stage *m)
+{
+	if (m == NULL)
+		return NULL;
+	if (m->failure[0])
+		return m->failure;
+	for (int q = 0; q < m->ntasks; q++) {
+		const char *why = m->tasks[q].eng ? engine_failure(m->tasks[q].eng) : NULL;
+		if (why)
+			return why;
+	}
+	return NULL;
+}
+
 /* Adds what t's engine did in this run to *to. */
 static void add_engine_stats(merge_stats *to, const merge_task *t)
 {
@@ -75,6 +90,9 @@ void merge_stage_revoke(merge_stage *m, int q)
 	if (q < 0 || q >= m->ntasks || m->tasks[q].eng == NULL)
 		return;
 	add_engine_stats(&m->retired, &m->tasks[q]);
+	const char *why = engine_failure(m->tasks[q].eng);
+	if (why && !m->failure[0])
+		snprintf(m->failure, sizeof m->failure, "%s", why);
 	engine_free(m->tasks[q].eng);
 	m->tasks[q] = (merge_task){.next = -1};
 }

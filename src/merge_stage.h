@@ -40,6 +40,10 @@ merge_stage *merge_stage_new(const engine_cfg *cfg, result_sink sink, uint64_t i
                              int ninputs);
 void merge_stage_free(merge_stage *m);
 
+/* NULL (also for m NULL), or why a merge task's engine failed (engine_failure): the run must
+ * fail. A task revoked after failing still counts. */
+const char *merge_stage_failure(const merge_stage *m);
+
 /* Takes partition q, restored from its records in state (NULL or none: a fresh task). *next is
  * the offset to resume at, -1 for the partition's beginning. Returns 0, or -1 with err. */
 int merge_stage_assign(merge_stage *m, int q, const state_map *state, int64_t *next, char *err,

@@ -12,10 +12,10 @@ size_t result_format_json(const result *r, const calendar *cal, char *buf, size_
 	                 "{\"window\":\"%s\",\"start\":%" PRId64 ",\"end\":%" PRId64
 	                 ",\"start_iso\":\"%s\",\"uniques\":%" PRIu64 ",\"frames\":%" PRIu64
 	                 ",\"exact\":%s,\"error\":%.6g,\"final\":%s,\"revision\":%" PRIu32
-	                 ",\"late\":%" PRIu64 "}",
+	                 ",\"late\":%" PRIu64 ",\"late_window\":%" PRIu64 "}",
 	                 window_kind_name(r->kind), r->start, r->end, iso, r->uniques, r->frames,
 	                 r->exact ? "true" : "false", r->exact ? 0.0 : r->error,
-	                 r->final ? "true" : "false", r->revision, r->late);
+	                 r->final ? "true" : "false", r->revision, r->late, r->late_window);
 	return n < 0 ? 0 : (size_t)n;
 }
 

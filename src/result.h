@@ -20,7 +20,8 @@ typedef struct result {
 	double error; /* relative standard error of uniques; 0 when exact */
 	bool final;
 	uint32_t revision;
-	uint64_t late; /* late frames of this kind so far */
+	uint64_t late;        /* late frames of this kind so far (every window of the kind) */
+	uint64_t late_window; /* late frames counted in this window (its revisions) */
 } result;
 
 /* Writes one JSON object (no newline) into buf. Returns the length it needs (like snprintf);

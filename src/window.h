@@ -16,6 +16,7 @@ typedef struct window {
 	int64_t start, end;
 	counter *cnt; /* owned */
 	uint64_t frames;
+	uint64_t late;        /* frames counted here after it was final (--late update) */
 	int64_t first_offset; /* offset of the first frame added (inputs' offsets only grow) */
 	uint32_t revision;    /* kept windows: revisions emitted so far */
 	bool emitted;         /* kept windows: revision 0 is out */

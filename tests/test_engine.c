@@ -249,9 +249,128 @@ static void test_emit_open(void **state)
 	engine_free(e);
 }
 
+/* An engine whose counters share budget b (mode m). */
+static engine *make_budget(capture *cap, counter_mode m, memory_budget *b, bool update)
+{
+	lateness_ = 0;
+	memset(maxts_, 0, sizeof(maxts_));
+	engine_cfg cfg = {
+	    .kinds = MINUTE,
+	    .late_update = update,
+	    .keep_closed = 3600,
+	    .counter = {.mode = m, .budget = b},
+	};
+	calendar_init(&cfg.cal, NULL);
+	memset(cap, 0, sizeof(*cap));
+	engine *e = engine_new(&cfg, (result_sink){.emit = cap_emit, .ctx = cap});
+	assert_non_null(e);
+	assert_int_equal(engine_input_add(e), 0);
+	return e;
+}
+
+/* EXACT past --memory-limit: the engine fails naming the limit and emits nothing after; the
+ * window that was complete before is out, the one that lost users is not. */
+static void test_exact_budget_fails(void **state)
+{
+	(void)state;
+	capture cap;
+	memory_budget b;
+	memory_budget_init(&b, 64 << 10);
+	engine *e = make_budget(&cap, COUNTER_EXACT, &b, false);
+	for (uint64_t i = 1; i <= 100; i++)
+		frame(e, 0, T0 + 1, i, (int64_t)i);
+	for (uint64_t i = 1; i <= 20000; i++)
+		frame(e, 0, T0 + 61, i * 7919, (int64_t)i);
+	assert_int_equal(cap.n, 1); /* the first minute, exact and complete */
+	assert_true(cap.r[0].exact);
+	assert_int_equal(cap.r[0].uniques, 100);
+	assert_non_null(engine_failure(e));
+	assert_non_null(strstr(engine_failure(e), "--memory-limit 64 KiB"));
+	assert_non_null(strstr(engine_failure(e), "2016-07-11T13:40:00Z"));
+	engine_finish(e);
+	assert_int_equal(cap.n, 1); /* nothing more: the second minute misses users */
+	assert_true(engine_get_stats(e)->oom > 0);
+	engine_free(e);
+	assert_int_equal(b.used, 0);
+}
+
+/* AUTO past the limit: the window is emitted as the sketch, and nothing fails. */
+static void test_auto_budget_sketch(void **state)
+{
+	(void)state;
+	capture cap;
+	memory_budget b;
+	memory_budget_init(&b, 64 << 10);
+	engine *e = make_budget(&cap, COUNTER_AUTO, &b, false);
+	for (uint64_t i = 1; i <= 20000; i++) {
+		uint64_t h = i * 0x9e3779b97f4a7c15ULL; /* mixed, as uid hashes are */
+		h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
+		frame(e, 0, T0 + 1, h ^ (h >> 29), (int64_t)i);
+	}
+	engine_finish(e);
+	assert_null(engine_failure(e));
+	assert_int_equal(cap.n, 1);
+	assert_false(cap.r[0].exact);
+	assert_true(cap.r[0].error > 0.005 && cap.r[0].error < 0.006);
+	assert_true(cap.r[0].uniques > 19000 && cap.r[0].uniques < 21000);
+	engine_free(e);
+}
+
+/* An allocation failure (injected through the budget) for an exact set: never an exact record. */
+static void test_injected_failure_never_exact(void **state)
+{
+	(void)state;
+	capture cap;
+	memory_budget b;
+	memory_budget_init(&b, SIZE_MAX);
+	engine *e = make_budget(&cap, COUNTER_EXACT, &b, false);
+	b.fail_at = 3;
+	for (uint64_t i = 1; i <= 1000; i++)
+		frame(e, 0, T0 + 1, i, (int64_t)i);
+	engine_finish(e);
+	assert_int_equal(b.injected, 1);
+	assert_non_null(engine_failure(e));
+	assert_non_null(strstr(engine_failure(e), "out of memory"));
+	for (int i = 0; i < cap.n; i++)
+		assert_false(cap.r[i].exact && cap.r[i].uniques != 1000);
+	assert_int_equal(cap.n, 0);
+	engine_free(e);
+}
+
+/* late_window: a window's own late frames, in its revisions; `late` stays the kind's total. */
+static void test_late_window(void **state)
+{
+	(void)state;
+	capture cap;
+	engine *e = make_budget(&cap, COUNTER_EXACT, NULL, true);
+	frame(e, 0, T0 + 1, 1, 0);
+	frame(e, 0, T0 + 61, 2, 1);  /* minute 0 final */
+	frame(e, 0, T0 + 121, 3, 2); /* minute 1 final */
+	assert_int_equal(cap.n, 2);
+	assert_int_equal(cap.r[0].late_window, 0);
+	engine_add(e, 0, T0 + 5, 4, 3);  /* late for minute 0 */
+	engine_add(e, 0, T0 + 6, 5, 4);  /* late for minute 0 */
+	engine_add(e, 0, T0 + 65, 6, 5); /* late for minute 1 */
+	frame(e, 0, T0 + 181, 7, 6);     /* revisions out */
+	assert_int_equal(cap.n, 5);
+	assert_int_equal(cap.r[2].start, T0 + 120);
+	assert_int_equal(cap.r[3].start, T0);
+	assert_int_equal(cap.r[3].revision, 1);
+	assert_int_equal(cap.r[3].late_window, 2);
+	assert_int_equal(cap.r[3].late, 3);
+	assert_int_equal(cap.r[4].start, T0 + 60);
+	assert_int_equal(cap.r[4].late_window, 1);
+	assert_int_equal(cap.r[4].late, 3);
+	engine_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_exact_budget_fails),
+	    cmocka_unit_test(test_auto_budget_sketch),
+	    cmocka_unit_test(test_injected_failure_never_exact),
+	    cmocka_unit_test(test_late_window),
 	    cmocka_unit_test(test_ordered_rule),
 	    cmocka_unit_test(test_late_drop),
 	    cmocka_unit_test(test_late_update_revisions),

@@ -33,7 +33,7 @@ static void test_json(void **state)
 	assert_string_equal(buf, "{\"window\":\"minute\",\"start\":1468244340,\"end\":1468244400,"
 	                         "\"start_iso\":\"2016-07-11T13:39:00Z\",\"uniques\":41230,"
 	                         "\"frames\":59987,\"exact\":true,\"error\":0,\"final\":true,"
-	                         "\"revision\":0,\"late\":0}");
+	                         "\"revision\":0,\"late\":0,\"late_window\":0}");
 	result r = sample;
 	r.kind = WINDOW_YEAR;
 	r.exact = false;
@@ -41,10 +41,11 @@ static void test_json(void **state)
 	r.final = false;
 	r.revision = 3;
 	r.late = 17;
+	r.late_window = 5;
 	const char *want = "{\"window\":\"year\",\"start\":1468244340,\"end\":1468244400,"
 	                   "\"start_iso\":\"2016-07-11T13:39:00Z\",\"uniques\":41230,"
 	                   "\"frames\":59987,\"exact\":false,\"error\":0.0043,\"final\":false,"
-	                   "\"revision\":3,\"late\":17}";
+	                   "\"revision\":3,\"late\":17,\"late_window\":5}";
 	assert_int_equal(result_format_json(&r, &cal, buf, sizeof(buf)), strlen(want));
 	assert_string_equal(buf, want);
 	/* an exact record prints error 0 whatever the field holds */

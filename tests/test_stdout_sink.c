@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log_line.h"
 #include "result.h"
 #include "stdout_sink.h"
 
@@ -33,7 +34,7 @@ static const result minute = {
 #define MINUTE_LINE                                                                                \
 	"{\"window\":\"minute\",\"start\":1468244340,\"end\":1468244400,"                          \
 	"\"start_iso\":\"2016-07-11T13:39:00Z\",\"uniques\":41230,\"frames\":59987,"               \
-	"\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0}\n"
+	"\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0,\"late_window\":0}\n"
 
 /* A memory stream and a sink writing to it. */
 typedef struct mem_out {
@@ -101,12 +102,14 @@ static void test_every_field_bytes(void **state)
 	            .error = 0.34375838677455064 / 64, /* the sketch's RSE at p = 12 */
 	            .final = false,
 	            .revision = 4294967295U,
-	            .late = 17};
+	            .late = 17,
+	            .late_window = 18446744073709551615ULL};
 	emit_expect(&m, &r,
 	            "{\"window\":\"year\",\"start\":1451606400,\"end\":1483228800,"
 	            "\"start_iso\":\"2016-01-01T00:00:00Z\",\"uniques\":18446744073709551615,"
 	            "\"frames\":9007199254740993,\"exact\":false,\"error\":0.00537122,"
-	            "\"final\":false,\"revision\":4294967295,\"late\":17}\n");
+	            "\"final\":false,\"revision\":4294967295,\"late\":17,"
+	            "\"late_window\":18446744073709551615}\n");
 	mem_close(&m);
 
 	/* an exact record prints error 0 whatever the field holds; a start before 1970 */
@@ -124,7 +127,8 @@ static void test_every_field_bytes(void **state)
 	emit_expect(&m, &h,
 	            "{\"window\":\"hour\",\"start\":-3600,\"end\":0,"
 	            "\"start_iso\":\"1969-12-31T23:00:00Z\",\"uniques\":0,\"frames\":1,"
-	            "\"exact\":true,\"error\":0,\"final\":true,\"revision\":1,\"late\":0}\n");
+	            "\"exact\":true,\"error\":0,\"final\":true,\"revision\":1,\"late\":0,\"late_"
+	            "window\":0}\n");
 	mem_close(&m);
 }
 
@@ -150,13 +154,15 @@ static void test_zone_offsets(void **state)
 	emit_expect(&m, &d,
 	            "{\"window\":\"day\",\"start\":1468188000,\"end\":1468274400,"
 	            "\"start_iso\":\"2016-07-11T00:00:00+02:00\",\"uniques\":5,\"frames\":6,"
-	            "\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0}\n");
+	            "\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0,\"late_"
+	            "window\":0}\n");
 	size_t first = m.len;
 	assert_int_equal(m.rs.emit(m.rs.ctx, &w), 0);
 	const char *want_w =
 	    "{\"window\":\"week\",\"start\":1483916400,\"end\":1484521200,"
 	    "\"start_iso\":\"2017-01-09T00:00:00+01:00\",\"uniques\":5,\"frames\":6,"
-	    "\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0}\n";
+	    "\"exact\":true,\"error\":0,\"final\":true,\"revision\":0,\"late\":0,\"late_window\":0}"
+	    "\n";
 	assert_int_equal(m.len - first, strlen(want_w));
 	assert_memory_equal(m.buf + first, want_w, strlen(want_w));
 	mem_close(&m);
@@ -212,7 +218,7 @@ static void test_write_error_reported_once(void **state)
 	assert_int_equal(r.rc[1], -1);
 	assert_int_equal(r.rc[2], -1);
 	assert_int_equal(r.s.failed, 1);
-	assert_string_equal(err, "kuniq: writing results: No space left on device\n");
+	assert_string_equal(log_body(err), "kuniq: writing results: No space left on device\n");
 	free(err);
 }
 
@@ -265,7 +271,7 @@ static void test_reader_gone(void **state)
 	err = capture_stderr(emit_to_closed_pipe, &plain);
 	assert_int_equal(plain.rc, -1);
 	assert_false(plain.s.reader_gone);
-	assert_string_equal(err, "kuniq: writing results: Broken pipe\n");
+	assert_string_equal(log_body(err), "kuniq: writing results: Broken pipe\n");
 	free(err);
 }
 
@@ -292,7 +298,7 @@ static void test_enospc_is_an_error(void **state)
 	assert_int_equal(r.rc, -1);
 	assert_false(r.s.reader_gone);
 	assert_int_equal(r.stop, 0);
-	assert_string_equal(err, "kuniq: writing results: No space left on device\n");
+	assert_string_equal(log_body(err), "kuniq: writing results: No space left on device\n");
 	free(err);
 }
 

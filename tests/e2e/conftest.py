@@ -28,8 +28,9 @@ import oracle  # noqa: E402
 # order. All are compared with the oracle: `uniques` of a sketch record within a tolerance,
 # `error` against the sketch's formula, `start_iso` modulo Z / +00:00, the rest for equality.
 RECORD_FIELDS = ["window", "start", "end", "start_iso", "uniques", "frames", "exact", "error",
-                 "final", "revision", "late"]
-FIELDS = ["window", "start", "end", "uniques", "frames", "exact", "final", "revision", "late"]
+                 "final", "revision", "late", "late_window"]
+FIELDS = ["window", "start", "end", "uniques", "frames", "exact", "final", "revision", "late",
+          "late_window"]
 # Every field of the stderr summary (README). The first group must equal the oracle's; the timing
 # fields cannot, and are checked for shape and consistency instead.
 SUMMARY_FIELDS = ["frames_read", "frames_valid", "rejected", "late", "bytes", "windows_emitted",

@@ -350,11 +350,12 @@ class Calendar:
 # ---------------------------------------------------------------------------------------------
 
 class Window:
-    __slots__ = ("kind", "start", "end", "frames", "users", "revision", "changed")
+    __slots__ = ("kind", "start", "end", "frames", "users", "revision", "changed", "late")
 
     def __init__(self, kind, start, end):
         self.kind, self.start, self.end = kind, start, end
         self.frames = 0
+        self.late = 0          # frames counted here after the window was final (--late update)
         self.users = set()
         self.revision = -1     # last emitted revision; -1 = never emitted
         self.changed = False
@@ -573,6 +574,7 @@ class Engine:
             "window": w.kind, "start": w.start, "end": w.end, "start_iso": self.cal.iso(w.start),
             "uniques": n, "frames": w.frames, "exact": exact, "error": 0,
             "final": final, "revision": revision, "late": self.late[w.kind],
+            "late_window": w.late,
         })
 
     # -- section 5: adding a frame --
@@ -601,6 +603,7 @@ class Engine:
                         continue
                     w = self.kept[k][start] = Window(k, start, end)
                 w.changed = True
+                w.late += 1
             w.frames += 1
             w.users.add(uid)
 

@@ -10,7 +10,7 @@ from conftest import (compare_records, compare_summaries, precision_of, sketch_r
 
 EXACT = {"window": "minute", "start": 1468244340, "end": 1468244400,
          "start_iso": "2016-07-11T13:39:00Z", "uniques": 41230, "frames": 59987, "exact": True,
-         "error": 0, "final": True, "revision": 0, "late": 0}
+         "error": 0, "final": True, "revision": 0, "late": 0, "late_window": 0}
 SKETCH = dict(EXACT, uniques=100000, frames=150000, exact=False, error=0.00537122)
 SUMMARY = {"frames_read": 1000, "frames_valid": 990,
            "rejected": {"empty": 4, "not_json": 6, "ts_ahead": 0},

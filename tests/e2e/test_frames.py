@@ -262,7 +262,7 @@ def test_summary_shape(e2e):
     assert 0 < s["frames_valid"] < s["frames_read"]        # malformed frames were mixed in
     for r in k.records:
         assert list(r) == ["window", "start", "end", "start_iso", "uniques", "frames", "exact",
-                           "error", "final", "revision", "late"], r
+                           "error", "final", "revision", "late", "late_window"], r
     out = subprocess.run([e2e.kuniq_bin, "-w", "minute,day", path], capture_output=True,
                          check=True).stdout
     # one compact JSON object per line, nothing else on stdout
