@@ -17,42 +17,17 @@
 
 #include "checkpoint.h"
 #include "ingest.h"
+#include "results.h"
 
 #define T0 1468244340LL
 #define NFRAMES 6000
 #define BATCH 50
 #define IDENT 0x1234u
 
-typedef struct results {
-	result *r;
-	size_t n, cap;
-} results;
-
-static int keep(void *ctx, const result *r)
-{
-	results *rs = ctx;
-	if (rs->n == rs->cap) {
-		rs->cap = rs->cap ? rs->cap * 2 : 256;
-		rs->r = realloc(rs->r, sizeof(*rs->r) * rs->cap);
-		assert_non_null(rs->r);
-	}
-	rs->r[rs->n++] = *r;
-	return 0;
-}
-
 typedef struct stream {
 	char text[NFRAMES][96];
 	int input[NFRAMES];
 } stream;
-
-static uint64_t rng(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ULL;
-	uint64_t z = *s;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static void make_stream(stream *st, uint64_t seed)
 {

@@ -20,6 +20,7 @@
 
 #include "merge_stage.h"
 #include "partial.h"
+#include "results.h"
 
 #define T0 1468244340LL
 #define NFRAMES 20000
@@ -27,32 +28,6 @@
 #define NQ 3  /* partials partitions */
 #define LATENESS 5
 #define IDENT 0x5151u
-
-typedef struct results {
-	result *r;
-	size_t n, cap;
-} results;
-
-static int keep(void *ctx, const result *r)
-{
-	results *rs = ctx;
-	if (rs->n == rs->cap) {
-		rs->cap = rs->cap ? rs->cap * 2 : 256;
-		rs->r = realloc(rs->r, sizeof(*rs->r) * rs->cap);
-		assert_non_null(rs->r);
-	}
-	rs->r[rs->n++] = *r;
-	return 0;
-}
-
-static uint64_t rng(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ULL;
-	uint64_t z = *s;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 typedef struct frame {
 	int input;
