@@ -1,4 +1,4 @@
-# Kafka targets (issue 7): the end-to-end tests, a demo from topic to topic on a local broker, and
+# Kafka targets: the end-to-end tests, a demo from topic to topic on a local broker, and
 # the benchmark. The demo's broker is scripts/kafka's (KRaft, 127.0.0.1, data in .cache/kafka/run);
 # it is left running after the demo (`scripts/kafka stop` stops it). The Kafka end-to-end tests
 # (tests/e2e/test_kafka*.py, against build/kuniq) start a broker of their own (kafka_broker.py);

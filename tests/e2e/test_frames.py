@@ -1,4 +1,4 @@
-"""Issue 3, frames and bad input: kuniq against the oracle on generated and hand-made streams.
+"""Frames and bad input: kuniq against the oracle on generated and hand-made streams.
 Every test also asserts that the stream exercised what it is about."""
 
 import json

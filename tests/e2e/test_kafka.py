@@ -1,4 +1,4 @@
-"""End-to-end tests of Kafka mode against a real broker (issue 7), compared with the oracle.
+"""End-to-end tests of Kafka mode against a real broker, compared with the oracle.
 
 Every test creates its own topics on the session's broker (kafka_broker.py), runs kuniq from
 topic to topic, reads the results back from the output topic up to its end offsets and compares

@@ -1,4 +1,4 @@
-"""Issue 3, windows: several days, month and year boundaries, leap years, multiple inputs,
+"""Windows: several days, month and year boundaries, leap years, multiple inputs,
 gzip and stdin. kuniq against the oracle, plus checks that the boundaries were really crossed."""
 
 import calendar
