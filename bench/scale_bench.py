@@ -99,11 +99,11 @@ def assignment_times(k):
     line): direct mode logs "assigned N partition(s)", --scale-out "tasks: counting ... ;"."""
     first = last = None
     for t, line in k.lines:
-        if line.startswith("kuniq: kafka: tasks: counting"):
+        if "kuniq: kafka: tasks: counting" in line:  # after the log line's time and level
             last = t
             if first is None and "partitions none;" not in line:
                 first = t
-        elif line.startswith("kuniq: kafka: assigned"):
+        elif "kuniq: kafka: assigned" in line:
             last = t
             if first is None:
                 first = t
