@@ -96,6 +96,12 @@ int changelog_read(const kafka_conn *conn, const char *topic, state_map *m, chan
 		return -1;
 	int64_t lo = 0, hi = 0;
 	rd_kafka_resp_err_t we = rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000);
+	/* a topic created a moment ago may have no leader yet: ask again briefly rather than fall
+	 * back to reading it, which waits for librdkafka's next metadata refresh */
+	for (int i = 0; we && i < 40; i++) {
+		rd_kafka_poll(rk, 25);
+		we = rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 10000);
+	}
 	if (!we && hi <= lo) { /* empty: nothing to wait for */
 		rd_kafka_destroy(rk);
 		st->seconds = kafka_now() - t0;
