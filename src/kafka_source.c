@@ -1108,6 +1108,10 @@ static rd_kafka_t *consumer_new(ksrc *k)
 	    /* scale-out: merge tasks wait for partials committed a moment ago; a fetch that
 	     * finds nothing new should come back sooner than the default 500 ms */
 	    {"fetch.wait.max.ms", cfg->merge ? "100" : "500"},
+	    /* scale-out: a member learns of a rebalance at its next heartbeat (default 3 s), and
+	     * every member waits for the slowest: processes joining or leaving share the work
+	     * sooner */
+	    {"heartbeat.interval.ms", cfg->merge ? "500" : "3000"},
 	    /* stats lines fold in librdkafka's own totals */
 	    {"statistics.interval.ms", stats_ms},
 	};
