@@ -242,6 +242,9 @@ static kafka_status kafka_once(const cli_config *cfg, const frame_parser *parser
 			return KAFKA_CONFIG;
 		}
 		sink = kafka_sink_result_sink(p.ks);
+	} else {
+		/* results on stdout only: a reader that goes away (| head) ends the run quietly */
+		stdout_sink_stop_on_close(&p.out, &stop_requested);
 	}
 	/* one budget for every counter of the run: both stages of --scale-out */
 	memory_budget budget;

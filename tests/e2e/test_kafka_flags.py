@@ -200,3 +200,24 @@ def test_x_list_prints_properties(kuniq_bin):
     out = p.stdout.decode()
     for name in ("bootstrap.servers", "auto.offset.reset", "isolation.level"):
         assert name in out
+
+
+def test_head_ends_a_kafka_run_quietly(kafka, e2e, kuniq_bin, tmp_path):
+    """Results on stdout piped to `head -1`, no -e: kuniq would run on forever waiting for more
+    frames, but the reader went away: it stops at its next result, quietly (no error line, no
+    "Broken pipe"), commits and exits 0. The shell pipeline ends within seconds. (Kafka mode
+    notices at its next result: the stream has five minutes, so more than one comes.)"""
+    lines = stream(e2e, count=30000)
+    topic = kafka.create_topic(2)
+    kafka.kcat_load(topic, write_lines(tmp_path / "all.jsonl", lines))
+    err_path = tmp_path / "stderr"
+    cmd = "%s -b %s -t %s -G h-%s -o beginning -w minute 2>%s | head -1; exit ${PIPESTATUS[0]}" % (
+        kuniq_bin, kafka.address, topic, topic, err_path)
+    t = time.monotonic()
+    p = subprocess.run(["bash", "-c", cmd], stdout=subprocess.PIPE, timeout=60)
+    took = time.monotonic() - t
+    err = err_path.read_text()
+    assert p.returncode == 0, err[-3000:]
+    assert len(p.stdout.splitlines()) == 1 and json.loads(p.stdout)["window"] == "minute"
+    assert took < 30, "took %.1f s" % took
+    assert "Broken pipe" not in err and " ERROR " not in err, err[-3000:]
