@@ -222,19 +222,25 @@ static int merge_late(engine *e, const partial *p)
 	return add_to(e, w, p);
 }
 
-/* The open window of the partial, created when needed; NULL when it is final (late). */
-static window *merge_window(engine *e, const partial *p)
+/* The open window of the partial, created when needed; NULL with *late set when the window is
+ * already final, NULL with *late clear when memory ran out (the loss is recorded). */
+static window *merge_window(engine *e, const partial *p, bool *late)
 {
 	int k = p->kind;
 	window_list *l = &e->tasks[0].open[k];
 	window *w = window_list_find(l, p->start);
+	*late = false;
 	if (w != NULL)
 		return w;
-	if (e->g_set && (p->end <= e->g || engine_is_closed(e, k, p->start, p->end)))
+	if (e->g_set && (p->end <= e->g || engine_is_closed(e, k, p->start, p->end))) {
+		*late = true;
 		return NULL;
+	}
 	if (e->cfg.late_update && (w = window_list_find(&e->kept[k], p->start)) != NULL) {
-		if (w->emitted)
+		if (w->emitted) {
+			*late = true;
 			return NULL;
+		}
 		window kw; /* created by a late partial, open again after a rewind */
 		window_list_remove(&e->kept[k], w, &kw);
 		engine_unsave(e, -1, k, &kw);
@@ -282,14 +288,10 @@ int engine_merge_partial(engine *e, const partial *p)
 	}
 	if (!((e->cfg.kinds >> p->kind) & 1u))
 		return -1;
-	window *w = merge_window(e, p);
-	if (w == NULL) {
-		if (e->g_set && (p->end <= e->g || engine_is_closed(e, p->kind, p->start, p->end)))
-			return merge_late(e, p);
-		if (e->cfg.late_update && window_list_find(&e->kept[p->kind], p->start))
-			return merge_late(e, p);
-		return 0; /* out of memory: counted in stats.oom */
-	}
+	bool late;
+	window *w = merge_window(e, p, &late);
+	if (w == NULL)
+		return late ? merge_late(e, p) : 0; /* else out of memory: the loss is recorded */
 	return add_to(e, w, p);
 }
 
