@@ -513,6 +513,25 @@ static bool state_matches(ksrc *k, const rd_kafka_topic_partition_list_t *l, boo
 	return ok;
 }
 
+/* Replaces k->state by the changelog as committed now. Returns 0, or -1 with err (k->state is
+ * then unchanged). */
+static int reread_state(ksrc *k, char *err, size_t errlen)
+{
+	changelog_stats cs;
+	state_map *m = state_map_new();
+	if (m == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (changelog_read(&k->cfg->conn, k->cfg->state_topic, m, &cs, 60, err, errlen) != 0) {
+		state_map_free(m);
+		return -1;
+	}
+	state_map_free(k->state);
+	k->state = m;
+	return 0;
+}
+
 /* Makes k->state hold the committed state of every partition of l, reading the changelog again
  * until it does (the markers of the transaction that committed an offset can land on the
  * changelog a moment after the offset is visible). Returns 0, or -1 (logged). */
@@ -535,16 +554,10 @@ static int fresh_state(ksrc *k, const rd_kafka_topic_partition_list_t *l)
 		if (attempt)
 			usleep(200000);
 		char err[512];
-		changelog_stats cs;
-		state_map *m = state_map_new();
-		if (!m ||
-		    changelog_read(&c->conn, c->state_topic, m, &cs, 60, err, sizeof err) != 0) {
-			kafka_log("error: %s", m ? err : "out of memory");
-			state_map_free(m);
+		if (reread_state(k, err, sizeof err) != 0) {
+			kafka_log("error: %s", err);
 			return -1;
 		}
-		state_map_free(k->state);
-		k->state = m;
 	}
 }
 
@@ -645,15 +658,8 @@ static bool all_merged(ksrc *k)
 	if (!need)
 		return true;
 	char err[512];
-	changelog_stats cs;
-	state_map *m = state_map_new();
-	if (!m ||
-	    changelog_read(&k->cfg->conn, k->cfg->state_topic, m, &cs, 60, err, sizeof err) != 0) {
-		state_map_free(m);
-		return false;
-	}
-	state_map_free(k->state);
-	k->state = m;
+	if (reread_state(k, err, sizeof err) != 0)
+		return false; /* asked again at the next check */
 	for (int q = 0; q < k->nmerge; q++)
 		if (!merge_stage_has(k->cfg->merge, q) &&
 		    !merge_stage_peek_finished(k->cfg->merge, q, k->state))
