@@ -214,9 +214,7 @@ static const char *hint(const ingest *in, const char **reason)
 
 void ingest_check_rejects(ingest *in)
 {
-	uint64_t rejected = in->ts_range;
-	for (int s = 1; s < FRAME_STATUS_COUNT; s++)
-		rejected += in->rejected[s];
+	uint64_t rejected = ingest_rejected(in) - ingest_ts_ahead(in); /* what frames say */
 	if (in->warned || in->frames_read < 1000 || rejected * 2 < in->frames_read)
 		return;
 	in->warned = true;
@@ -224,6 +222,14 @@ void ingest_check_rejects(ingest *in)
 	log_msg(LOG_WARN,
 	        "warning: %" PRIu64 " of %" PRIu64 " frames rejected so far, mostly %s: %s",
 	        rejected, in->frames_read, reason, why);
+}
+
+uint64_t ingest_rejected(const ingest *in)
+{
+	uint64_t n = in->ts_range + ingest_ts_ahead(in);
+	for (int s = 1; s < FRAME_STATUS_COUNT; s++)
+		n += in->rejected[s];
+	return n;
 }
 
 uint64_t ingest_ts_ahead(const ingest *in)
@@ -237,9 +243,7 @@ uint64_t ingest_ts_ahead(const ingest *in)
 void ingest_summary(const ingest *in, unsigned kinds, double elapsed_s, FILE *f)
 {
 	const engine_stats *es = engine_get_stats(in->eng);
-	uint64_t ts_ahead = ingest_ts_ahead(in), rejected = in->ts_range + ts_ahead, oom = es->oom;
-	for (int s = 1; s < FRAME_STATUS_COUNT; s++)
-		rejected += in->rejected[s];
+	uint64_t ts_ahead = ingest_ts_ahead(in), rejected = ingest_rejected(in), oom = es->oom;
 	for (int i = 0; i < in->ninputs; i++)
 		oom += in->inputs[i]->clk.oom;
 	double secs = elapsed_s > 1e-9 ? elapsed_s : 1e-9;

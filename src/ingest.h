@@ -93,6 +93,10 @@ int ingest_engine_input(const ingest *in, int input);
  * by ingest_batch until it warned (a few additions per batch), and by the caller at the end. */
 void ingest_check_rejects(ingest *in);
 
+/* Frames rejected for any reason: by the parser, ts_range, ts_ahead (the summary's and the stats
+ * lines' frames_valid is frames_read minus this). */
+uint64_t ingest_rejected(const ingest *in);
+
 /* Frames rejected as ts_ahead by all clocks. */
 uint64_t ingest_ts_ahead(const ingest *in);
 

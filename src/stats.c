@@ -119,9 +119,7 @@ static void gather(stats_reporter *r, const stats_snapshot *s, double now, figur
 {
 	const ingest *in = s->in;
 	*f = (figures){0};
-	f->rejected = in->ts_range + ingest_ts_ahead(in);
-	for (int i = 1; i < FRAME_STATUS_COUNT; i++)
-		f->rejected += in->rejected[i];
+	f->rejected = ingest_rejected(in);
 	const engine_stats *es = engine_get_stats(in->eng);
 	for (int k = 0; k < WINDOW_KIND_COUNT; k++)
 		f->late[k] = es->late[k];
